@@ -1,0 +1,237 @@
+# tvl: threads vs event loop, the seven ways of asyncio rebuilt in C.
+#
+# Layout (one job per directory, picked up by wildcard so adding a file needs
+# no edit here):
+#   src/core/       libtvl: error table, Chase-Lev deque, pool, futures (installed)
+#   src/server/     the loopback HTTPS delay server (library part)
+#   src/rt/         runtime-neutral layer: combinators (gather, wait, ...), HTTP checks
+#   src/patterns/   the seven ways x two workloads, and the benchmark CLI
+#   src/rt_threads/ runtime backend: pthread pool, blocking curl_easy
+#   src/rt_loop/    runtime backend: one thread, epoll, fibers, curl multi_socket
+#   src/programs/   one file per executable (its main)
+#   tests/<group>/  CUnit suites, one runner per group
+#
+# Like Redis picks ae_epoll.c or ae_kqueue.c, the runtime is chosen here at
+# link time: the objects of src/rt and src/patterns are compiled once and
+# linked twice, into bench-threads and bench-loop, so they cannot contain a
+# conditional on the runtime.
+
+CC       ?= cc
+CFLAGS   ?= -O2 -g
+LDFLAGS  ?=
+SANITIZE ?=
+WERROR   ?= -Werror
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PYTHON   ?= /usr/bin/python3
+PKG_CONFIG ?= pkg-config
+V        ?= 0
+
+# Each build variant gets its own tree so that switching never mixes objects.
+comma := ,
+ifeq ($(SANITIZE),)
+  B := build
+  SAN_FLAGS :=
+  HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong
+else
+  B := build/san-$(subst $(comma),-,$(SANITIZE))
+  SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+  HARDEN :=
+endif
+
+ifeq ($(V),1)
+  Q :=
+  say = @true
+else
+  Q := @
+  say = @printf '  %-7s %s\n'
+endif
+
+# Library flags are evaluated lazily (=, not :=) so that `make test` can run the
+# dependency check before pkg-config is asked about anything.
+CURL_CFLAGS = $(shell $(PKG_CONFIG) --cflags libcurl)
+CURL_LIBS   = $(shell $(PKG_CONFIG) --libs libcurl)
+SSL_CFLAGS  = $(shell $(PKG_CONFIG) --cflags openssl)
+SSL_LIBS    = $(shell $(PKG_CONFIG) --libs openssl)
+CUNIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags cunit)
+CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
+
+ARCH := $(shell uname -m)
+
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wshadow \
+  -Wno-missing-field-initializers -fPIE -pthread -MMD -MP \
+  -Iinclude -Isrc $(HARDEN) $(SAN_FLAGS) $(CURL_CFLAGS) $(SSL_CFLAGS)
+ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -pie -pthread -Wl,-z,relro,-z,now $(SAN_FLAGS) $(LDFLAGS)
+NET_LIBS = $(CURL_LIBS) $(SSL_LIBS)
+
+O := $(B)/obj
+
+# --- sources ---------------------------------------------------------------
+CORE_SRC    := $(wildcard src/core/*.c)
+SERVER_SRC  := $(wildcard src/server/*.c)
+RT_SRC      := $(strip $(wildcard src/rt/*.c) $(wildcard src/patterns/*.c))
+THREADS_SRC := $(wildcard src/rt_threads/*.c)
+LOOP_SRC    := $(strip $(wildcard src/rt_loop/*.c) $(wildcard src/rt_loop/*_$(ARCH).S))
+
+objs = $(patsubst %,$(O)/%.o,$(basename $(1)))
+
+CORE_OBJ    := $(call objs,$(CORE_SRC))
+SERVER_OBJ  := $(call objs,$(SERVER_SRC))
+RT_OBJ      := $(call objs,$(RT_SRC))
+THREADS_OBJ := $(call objs,$(THREADS_SRC))
+LOOP_OBJ    := $(call objs,$(LOOP_SRC))
+
+LIBTVL := $(B)/libtvl.a
+
+# --- programs --------------------------------------------------------------
+PROGRAMS :=
+ifneq ($(SERVER_SRC),)
+PROGRAMS += $(B)/delay-server
+endif
+ifneq ($(THREADS_SRC),)
+PROGRAMS += $(B)/bench-threads
+endif
+ifneq ($(LOOP_SRC),)
+PROGRAMS += $(B)/bench-loop
+endif
+ifneq ($(wildcard src/programs/pool_bench.c),)
+PROGRAMS += $(B)/pool-bench
+endif
+
+# --- tests: tests/<group>/test_*.c -> $(B)/test-<group>[-runtime] ----------
+TEST_GROUPS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/*/test_*.c))))
+TEST_GROUPS := $(sort $(TEST_GROUPS))
+test_src = $(wildcard tests/$(1)/*.c)
+TEST_BINS := $(foreach g,$(filter-out rt,$(TEST_GROUPS)),$(B)/test-$(g))
+ifneq ($(filter rt,$(TEST_GROUPS)),)
+ifneq ($(THREADS_SRC),)
+TEST_BINS += $(B)/test-rt-threads
+endif
+ifneq ($(LOOP_SRC),)
+TEST_BINS += $(B)/test-rt-loop
+endif
+endif
+
+# Generated suite tables are intermediates; keep them.
+.SECONDARY:
+
+.PHONY: all test test-run check-deps clean install uninstall bench plot help
+.DEFAULT_GOAL := all
+
+all: $(LIBTVL) $(PROGRAMS) $(B)/tvl.pc
+
+help:
+	@echo "make [all]            build libtvl, the delay server and both benchmark binaries into $(B)/"
+	@echo "make test             check dependencies, build and run every CUnit runner"
+	@echo "make bench            run the benchmark sweep and draw the plots"
+	@echo "make install          install headers, libtvl.a and tvl.pc under DESTDIR/PREFIX"
+	@echo "variables: CC CFLAGS LDFLAGS SANITIZE=thread|address,undefined PREFIX DESTDIR V=1 PYTHON"
+
+# The flags a variant was built with; objects depend on it so that a change
+# of CC or CFLAGS rebuilds what it must.
+$(B)/.flags: FORCE
+	@mkdir -p $(B)
+	@echo '$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS)' > $@.tmp
+	@cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@
+FORCE:
+
+$(O)/%.o: %.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(say) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(O)/%.o: %.S $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(say) AS $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBTVL): $(CORE_OBJ)
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(B)/delay-server: $(O)/src/programs/delay_server.o $(SERVER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(SSL_LIBS) -o $@
+
+$(B)/bench-threads: $(O)/src/programs/bench.o $(RT_OBJ) $(THREADS_OBJ) $(SERVER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(NET_LIBS) -lm -o $@
+
+$(B)/bench-loop: $(O)/src/programs/bench.o $(RT_OBJ) $(LOOP_OBJ) $(SERVER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(NET_LIBS) -lm -o $@
+
+# The OpenMP comparison lives in the project's own bench source; -fopenmp is
+# given to that one object only.
+$(O)/src/programs/pool_bench.o: ALL_CFLAGS += -fopenmp
+$(B)/pool-bench: $(O)/src/programs/pool_bench.o $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -fopenmp $^ -lm -o $@
+
+# Each test group gets a generated table of its suites: tests/g/test_x.c must
+# define `void test_x_register(void)`.
+$(B)/gen/suites-%.c: $(B)/.flags $(wildcard tests/*/test_*.c)
+	@mkdir -p $(dir $@)
+	$(Q)scripts/gen-suites.sh $(sort $(notdir $(basename $(wildcard tests/$*/test_*.c)))) > $@
+
+$(O)/gen/%.o: $(B)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(say) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(CUNIT_CFLAGS) -c $< -o $@
+
+$(O)/tests/%.o: tests/%.c $(B)/.flags
+	@mkdir -p $(dir $@)
+	$(say) CC $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(CUNIT_CFLAGS) -Itests -c $< -o $@
+
+TEST_MAIN := $(O)/tests/runner.o
+
+$(B)/test-core: $(TEST_MAIN) $(O)/gen/suites-core.o $(call objs,$(call test_src,core)) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) -lm -o $@
+
+$(B)/test-server: $(TEST_MAIN) $(O)/gen/suites-server.o $(call objs,$(call test_src,server)) $(SERVER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
+
+RT_TEST_OBJ = $(TEST_MAIN) $(O)/gen/suites-rt.o $(call objs,$(call test_src,rt)) $(RT_OBJ) $(SERVER_OBJ)
+
+$(B)/test-rt-threads: $(RT_TEST_OBJ) $(THREADS_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
+
+$(B)/test-rt-loop: $(RT_TEST_OBJ) $(LOOP_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
+
+# --- test, bench --------------------------------------------------------------
+check-deps:
+	$(Q)scripts/check-deps.sh build
+
+# The dependency check runs first, in its own make, so that a fresh machine
+# gets its packages before pkg-config is consulted.
+test: check-deps
+	$(Q)$(MAKE) --no-print-directory test-run
+
+test-run: all $(TEST_BINS)
+	$(Q)B=$(B) scripts/run-tests.sh $(TEST_BINS)
+
+# --- install -----------------------------------------------------------------
+$(B)/tvl.pc: tvl.pc.in $(B)/.flags
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell cat VERSION)|' $< > $@
+
+install: $(LIBTVL) $(B)/tvl.pc
+	install -d $(DESTDIR)$(PREFIX)/include/tvl $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/tvl/*.h $(DESTDIR)$(PREFIX)/include/tvl/
+	install -m 644 $(LIBTVL) $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 $(B)/tvl.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+
+uninstall:
+	rm -rf $(DESTDIR)$(PREFIX)/include/tvl
+	rm -f $(DESTDIR)$(PREFIX)/lib/libtvl.a $(DESTDIR)$(PREFIX)/lib/pkgconfig/tvl.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)
