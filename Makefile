@@ -7,6 +7,7 @@
 #   src/rt/         runtime-neutral layer: combinators (gather, wait, ...), HTTP checks
 #   src/patterns/   the seven ways x two workloads, and the benchmark CLI
 #   src/rt_threads/ runtime backend: pthread pool, blocking curl_easy
+#   src/fiber/      fibers: mmap'd stacks with guard pages, hand-written context switch
 #   src/rt_loop/    runtime backend: one thread, epoll, fibers, curl multi_socket
 #   src/programs/   one file per executable (its main)
 #   tests/<group>/  CUnit suites, one runner per group
@@ -72,7 +73,12 @@ CORE_SRC    := $(wildcard src/core/*.c)
 SERVER_SRC  := $(wildcard src/server/*.c)
 RT_SRC      := $(strip $(wildcard src/rt/*.c) $(wildcard src/patterns/*.c))
 THREADS_SRC := $(wildcard src/rt_threads/*.c)
-LOOP_SRC    := $(strip $(wildcard src/rt_loop/*.c) $(wildcard src/rt_loop/*_$(ARCH).S))
+LOOP_SRC    := $(wildcard src/rt_loop/*.c)
+# The context switch is assembly where we wrote it for this CPU, ucontext
+# otherwise (fiber_switch_ucontext.c is compiled only then).
+FIBER_ASM   := $(wildcard src/fiber/switch_$(ARCH).S)
+FIBER_SRC   := $(strip $(filter-out src/fiber/switch_ucontext.c,$(wildcard src/fiber/*.c)) \
+                 $(if $(FIBER_ASM),$(FIBER_ASM),$(wildcard src/fiber/switch_ucontext.c)))
 
 objs = $(patsubst %,$(O)/%.o,$(basename $(1)))
 
@@ -81,6 +87,7 @@ SERVER_OBJ  := $(call objs,$(SERVER_SRC))
 RT_OBJ      := $(call objs,$(RT_SRC))
 THREADS_OBJ := $(call objs,$(THREADS_SRC))
 LOOP_OBJ    := $(call objs,$(LOOP_SRC))
+FIBER_OBJ   := $(call objs,$(FIBER_SRC))
 
 LIBTVL := $(B)/libtvl.a
 
@@ -89,11 +96,12 @@ PROGRAMS :=
 ifneq ($(SERVER_SRC),)
 PROGRAMS += $(B)/delay-server
 endif
-ifneq ($(THREADS_SRC),)
-PROGRAMS += $(B)/bench-threads
+HAVE_BENCH := $(wildcard src/programs/bench.c)
+ifneq ($(HAVE_BENCH),)
+PROGRAMS += $(if $(THREADS_SRC),$(B)/bench-threads) $(if $(LOOP_SRC),$(B)/bench-loop)
 endif
-ifneq ($(LOOP_SRC),)
-PROGRAMS += $(B)/bench-loop
+ifneq ($(wildcard src/programs/fiber_bench.c),)
+PROGRAMS += $(B)/fiber-bench
 endif
 ifneq ($(wildcard src/programs/pool_bench.c),)
 PROGRAMS += $(B)/pool-bench
@@ -158,9 +166,13 @@ $(B)/bench-threads: $(O)/src/programs/bench.o $(RT_OBJ) $(THREADS_OBJ) $(SERVER_
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(NET_LIBS) -lm -o $@
 
-$(B)/bench-loop: $(O)/src/programs/bench.o $(RT_OBJ) $(LOOP_OBJ) $(SERVER_OBJ) $(LIBTVL)
+$(B)/bench-loop: $(O)/src/programs/bench.o $(RT_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(SERVER_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(NET_LIBS) -lm -o $@
+
+$(B)/fiber-bench: $(O)/src/programs/fiber_bench.o $(FIBER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ -o $@
 
 # The OpenMP comparison lives in the project's own bench source; -fopenmp is
 # given to that one object only.
@@ -201,7 +213,11 @@ $(B)/test-rt-threads: $(RT_TEST_OBJ) $(THREADS_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
 
-$(B)/test-rt-loop: $(RT_TEST_OBJ) $(LOOP_OBJ) $(LIBTVL)
+$(B)/test-fiber: $(TEST_MAIN) $(O)/gen/suites-fiber.o $(call objs,$(call test_src,fiber)) $(FIBER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) -o $@
+
+$(B)/test-rt-loop: $(RT_TEST_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
 
