@@ -5,7 +5,8 @@
 #   src/core/       libtvl: error table, Chase-Lev deque, pool, futures (installed)
 #   src/server/     the loopback HTTPS delay server (library part)
 #   src/rt/         runtime-neutral layer: combinators (gather, wait, ...), HTTP checks
-#   src/patterns/   the seven ways x two workloads, and the benchmark CLI
+#   src/patterns/   the seven ways x two workloads (task bodies included)
+#   src/bench/      the benchmark harness: CLI, timing, report, JSON, trace
 #   src/rt_threads/ runtime backend: pthread pool, blocking curl_easy
 #   src/fiber/      fibers: mmap'd stacks with guard pages, hand-written context switch
 #   src/rt_loop/    runtime backend: one thread, epoll, fibers, curl multi_socket
@@ -58,10 +59,11 @@ CUNIT_CFLAGS = $(shell $(PKG_CONFIG) --cflags cunit)
 CUNIT_LIBS   = $(shell $(PKG_CONFIG) --libs cunit)
 
 ARCH := $(shell uname -m)
+VERSION := $(shell cat VERSION)
 
 BASE_CFLAGS = -std=c11 -D_GNU_SOURCE -Wall -Wextra $(WERROR) -Wshadow \
   -Wno-missing-field-initializers -fPIE -pthread -MMD -MP \
-  -Iinclude -Isrc $(HARDEN) $(SAN_FLAGS) $(CURL_CFLAGS) $(SSL_CFLAGS)
+  -Iinclude -Isrc -DTVL_VERSION_STRING='"$(VERSION)"' $(HARDEN) $(SAN_FLAGS) $(CURL_CFLAGS) $(SSL_CFLAGS)
 ALL_CFLAGS = $(BASE_CFLAGS) $(CFLAGS)
 ALL_LDFLAGS = -pie -pthread -Wl,-z,relro,-z,now $(SAN_FLAGS) $(LDFLAGS)
 NET_LIBS = $(CURL_LIBS) $(SSL_LIBS)
@@ -71,7 +73,7 @@ O := $(B)/obj
 # --- sources ---------------------------------------------------------------
 CORE_SRC    := $(wildcard src/core/*.c)
 SERVER_SRC  := $(wildcard src/server/*.c)
-RT_SRC      := $(strip $(wildcard src/rt/*.c) $(wildcard src/patterns/*.c))
+RT_SRC      := $(strip $(wildcard src/rt/*.c) $(wildcard src/patterns/*.c) $(wildcard src/bench/*.c))
 THREADS_SRC := $(wildcard src/rt_threads/*.c)
 LOOP_SRC    := $(wildcard src/rt_loop/*.c)
 # The context switch is assembly where we wrote it for this CPU, ucontext
@@ -235,7 +237,7 @@ test-run: all $(TEST_BINS)
 
 # --- install -----------------------------------------------------------------
 $(B)/tvl.pc: tvl.pc.in $(B)/.flags
-	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(shell cat VERSION)|' $< > $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 install: $(LIBTVL) $(B)/tvl.pc
 	install -d $(DESTDIR)$(PREFIX)/include/tvl $(DESTDIR)$(PREFIX)/lib/pkgconfig

@@ -103,6 +103,12 @@ const char *tvl_future_message(const tvl_future *f);
 
 /* ---- inside a body (self only) ------------------------------------------ */
 
+/* The future whose body tvl_future_run() is running on the calling thread
+ * (the innermost, when a helping wait runs one body inside another), or
+ * NULL. Borrowed. A runtime that switches bodies on one thread (fibers)
+ * keeps its own notion of the current task instead. */
+tvl_future *tvl_future_current(void);
+
 /* Records a failure message for `self` (printf-style) and returns err, so a
  * body can write `return tvl_future_fail(self, -ECONNREFUSED, "...", ...);`.
  * Only the body of `self` may call it, before returning. Out of memory

@@ -110,6 +110,9 @@ typedef struct tvl_pool_stats {
  * not one instant). */
 void tvl_pool_get_stats(tvl_pool *pool, tvl_pool_stats *st);
 
+/* Restarts peak_threads from the threads alive now, to measure one phase. */
+void tvl_pool_reset_peak(tvl_pool *pool);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,311 @@
+/* Parsing the benchmark's command line. */
+#include "bench/cli.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char tvl_cli_usage[] =
+    "Usage: bench-threads|bench-loop [OPTIONS] [URL...]\n"
+    "\n"
+    "Runs the same job seven ways (async iterator, sequential awaits, gather,\n"
+    "wait, as_completed, a list of tasks, TaskGroup) and prints how long each\n"
+    "way took. With no URL, the job is the HTTP demo against an embedded\n"
+    "loopback HTTPS delay server that emulates the six sites of the original.\n"
+    "\n"
+    "Workload:\n"
+    "  --workload http|sleep   the HTTP demo (default) or the sleep demo\n"
+    "                          (four tasks sleeping 0, 1, 2 and 3 s)\n"
+    "  --scale F               multiply every delay, sleeps and emulated sites'\n"
+    "                          latencies (default 1; real sites are not scaled)\n"
+    "  --pattern LIST          comma-separated subset of iterator,sequential,\n"
+    "                          gather,wait,as_completed,tasks,taskgroup\n"
+    "  -n N                    N requests or tasks (cycling through the demo's\n"
+    "                          sites, sleeps or the URLs given)\n"
+    "  --delay-ms MS           the same delay for every generated request or sleep\n"
+    "  --plain-http            the embedded server speaks plain HTTP, not HTTPS\n"
+    "  --url-file FILE         URLs to fetch, one a line; '#' starts a comment\n"
+    "  URL...                  URLs to fetch instead of the embedded server\n"
+    "\n"
+    "Runtime:\n"
+    "  --threads W             threads build: a fixed pool of W workers\n"
+    "                          (default: the compensating pool)\n"
+    "  --max-threads M         threads build: ceiling of the compensating pool\n"
+    "  --connections C         at most C transfers in flight (default 0: no limit)\n"
+    "  --timeout-ms MS         per-request timeout (default 0: none)\n"
+    "  --repeat R              run each way R times (default 1)\n"
+    "\n"
+    "TLS:\n"
+    "  --cacert FILE           trust the CAs in FILE (PEM) instead of the system's\n"
+    "  --insecure              do not verify certificates (prints a warning)\n"
+    "\n"
+    "Output:\n"
+    "  --quiet                 no per-request lines, only each way's total\n"
+    "  --export-json FILE      one JSON object per (way, repeat), with every request\n"
+    "  --trace FILE            Chrome trace-event JSON (Perfetto, chrome://tracing)\n"
+    "  --help, --version\n"
+    "\n"
+    "Exit status: 0 when every request succeeded, 1 when some failed (each is\n"
+    "reported with its reason), 2 on a usage error.\n";
+
+static int usage_error(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int usage_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return TVL_E_USAGE;
+}
+
+/* A whole-string integer in [lo, hi]. */
+static bool parse_long(const char *s, long lo, long hi, long *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v < lo || v > hi)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_scale(const char *s, double *out)
+{
+    if (s == NULL || *s == '\0')
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || *end != '\0' || !isfinite(v) || v <= 0 || v > 1000)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_patterns(const char *list, bool *ways, char *err, size_t errlen)
+{
+    memset(ways, 0, TVL_WAY_COUNT * sizeof *ways);
+    const char *p = list;
+    bool any = false;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        bool found = false;
+        for (size_t i = 0; i < TVL_WAY_COUNT; i++) {
+            if (strlen(tvl_ways[i].name) == len && strncmp(tvl_ways[i].name, p, len) == 0) {
+                ways[i] = found = any = true;
+                break;
+            }
+        }
+        if (!found)
+            return usage_error(err, errlen,
+                               "unknown pattern '%.*s' (choose from iterator,sequential,gather,"
+                               "wait,as_completed,tasks,taskgroup)",
+                               (int)(len > 64 ? 64 : len), p);
+        if (comma == NULL)
+            break;
+        p = comma + 1;
+    }
+    return any ? 0 : usage_error(err, errlen, "--pattern needs at least one pattern");
+}
+
+bool tvl_url_is_valid(const char *url)
+{
+    const char *rest;
+    if (strncmp(url, "http://", 7) == 0)
+        rest = url + 7;
+    else if (strncmp(url, "https://", 8) == 0)
+        rest = url + 8;
+    else
+        return false;
+    size_t host = strcspn(rest, "/?#");
+    if (host == 0 || rest[0] == ':' || rest[0] == '@')
+        return false;
+    for (const unsigned char *c = (const unsigned char *)url; *c; c++)
+        if (*c <= 0x20 || *c == 0x7f)
+            return false;
+    return strlen(url) < 4096;
+}
+
+int tvl_cli_parse(int argc, char **argv, tvl_cli *cli, char *err, size_t errlen)
+{
+    memset(cli, 0, sizeof *cli);
+    cli->workload = TVL_WORKLOAD_HTTP;
+    cli->scale = 1.0;
+    cli->delay_ms = -1;
+    cli->repeat = 1;
+    for (size_t i = 0; i < TVL_WAY_COUNT; i++)
+        cli->ways[i] = true;
+    cli->urls = calloc(argc > 0 ? (size_t)argc : 1, sizeof *cli->urls);
+    if (cli->urls == NULL)
+        return usage_error(err, errlen, "out of memory");
+
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (options_done || arg[0] != '-' || strcmp(arg, "-") == 0) {
+            if (!tvl_url_is_valid(arg)) {
+                tvl_cli_free(cli);
+                return usage_error(err, errlen,
+                                   "malformed URL '%.200s' (expected http://HOST/... or "
+                                   "https://HOST/...)",
+                                   arg);
+            }
+            cli->urls[cli->n_urls++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            options_done = true;
+            continue;
+        }
+        /* --name=value or --name value */
+        char name[48];
+        const char *value = NULL;
+        const char *eq = strncmp(arg, "--", 2) == 0 ? strchr(arg, '=') : NULL;
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        if (nlen >= sizeof name) {
+            tvl_cli_free(cli);
+            return usage_error(err, errlen, "unknown option '%.60s' (see --help)", arg);
+        }
+        memcpy(name, arg, nlen);
+        name[nlen] = '\0';
+        if (eq)
+            value = eq + 1;
+
+        static const char *const flags[] = {"--plain-http", "--insecure", "--quiet", "--help",
+                                            "-h", "--version"};
+        bool is_flag = false;
+        for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
+            is_flag |= strcmp(name, flags[f]) == 0;
+        if (is_flag && value != NULL) {
+            tvl_cli_free(cli);
+            return usage_error(err, errlen, "option %s takes no value", name);
+        }
+        if (!is_flag && value == NULL) {
+            if (i + 1 >= argc) {
+                tvl_cli_free(cli);
+                return usage_error(err, errlen, "option %s needs a value", name);
+            }
+            value = argv[++i];
+        }
+
+        long v;
+        int rc = 0;
+        if (strcmp(name, "--plain-http") == 0) {
+            cli->plain_http = true;
+        } else if (strcmp(name, "--insecure") == 0) {
+            cli->insecure = true;
+        } else if (strcmp(name, "--quiet") == 0) {
+            cli->quiet = true;
+        } else if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+            cli->help = true;
+        } else if (strcmp(name, "--version") == 0) {
+            cli->version = true;
+        } else if (strcmp(name, "--workload") == 0) {
+            if (strcmp(value, "http") == 0)
+                cli->workload = TVL_WORKLOAD_HTTP;
+            else if (strcmp(value, "sleep") == 0)
+                cli->workload = TVL_WORKLOAD_SLEEP;
+            else
+                rc = usage_error(err, errlen, "--workload must be http or sleep, not '%.40s'",
+                                 value);
+        } else if (strcmp(name, "--scale") == 0) {
+            if (!parse_scale(value, &cli->scale))
+                rc = usage_error(err, errlen, "--scale needs a number in (0, 1000], not '%.40s'",
+                                 value);
+        } else if (strcmp(name, "--pattern") == 0) {
+            rc = parse_patterns(value, cli->ways, err, errlen);
+        } else if (strcmp(name, "-n") == 0) {
+            if (parse_long(value, 1, 1000000, &v))
+                cli->n = (size_t)v;
+            else
+                rc = usage_error(err, errlen, "-n needs a whole number from 1 to 1000000, not '%.40s'",
+                                 value);
+        } else if (strcmp(name, "--delay-ms") == 0) {
+            if (parse_long(value, 0, 3600000, &v))
+                cli->delay_ms = v;
+            else
+                rc = usage_error(err, errlen,
+                                 "--delay-ms needs a whole number from 0 to 3600000, not '%.40s'",
+                                 value);
+        } else if (strcmp(name, "--threads") == 0) {
+            if (parse_long(value, 1, 100000, &v))
+                cli->threads = (unsigned)v;
+            else
+                rc = usage_error(err, errlen,
+                                 "--threads needs a whole number from 1 to 100000, not '%.40s'",
+                                 value);
+        } else if (strcmp(name, "--max-threads") == 0) {
+            if (parse_long(value, 1, 100000, &v))
+                cli->max_threads = (unsigned)v;
+            else
+                rc = usage_error(err, errlen,
+                                 "--max-threads needs a whole number from 1 to 100000, not '%.40s'",
+                                 value);
+        } else if (strcmp(name, "--connections") == 0) {
+            if (parse_long(value, 0, 100000, &v))
+                cli->connections = (unsigned)v;
+            else
+                rc = usage_error(err, errlen,
+                                 "--connections needs a whole number from 0 to 100000, not '%.40s'",
+                                 value);
+        } else if (strcmp(name, "--timeout-ms") == 0) {
+            if (parse_long(value, 0, 86400000, &v))
+                cli->timeout_ms = v;
+            else
+                rc = usage_error(err, errlen,
+                                 "--timeout-ms needs a whole number from 0 to 86400000, not '%.40s'",
+                                 value);
+        } else if (strcmp(name, "--repeat") == 0) {
+            if (parse_long(value, 1, 1000, &v))
+                cli->repeat = (unsigned)v;
+            else
+                rc = usage_error(err, errlen,
+                                 "--repeat needs a whole number from 1 to 1000, not '%.40s'", value);
+        } else if (strcmp(name, "--url-file") == 0) {
+            cli->url_file = value;
+        } else if (strcmp(name, "--cacert") == 0) {
+            cli->cacert = value;
+        } else if (strcmp(name, "--export-json") == 0) {
+            cli->export_json = value;
+        } else if (strcmp(name, "--trace") == 0) {
+            cli->trace = value;
+        } else {
+            rc = usage_error(err, errlen, "unknown option '%.60s' (see --help)", name);
+        }
+        if (rc != 0) {
+            tvl_cli_free(cli);
+            return rc;
+        }
+    }
+    if (cli->help || cli->version)
+        return 0;
+    if (cli->workload == TVL_WORKLOAD_SLEEP && (cli->n_urls > 0 || cli->url_file != NULL)) {
+        tvl_cli_free(cli);
+        return usage_error(err, errlen, "the sleep workload takes no URLs");
+    }
+    if ((cli->n_urls > 0 || cli->url_file != NULL) && cli->plain_http) {
+        tvl_cli_free(cli);
+        return usage_error(err, errlen, "--plain-http is for the embedded server; give http:// URLs instead");
+    }
+    if ((cli->n_urls > 0 || cli->url_file != NULL) && cli->delay_ms >= 0) {
+        tvl_cli_free(cli);
+        return usage_error(err, errlen, "--delay-ms is for the embedded server or sleeps, not for URLs given");
+    }
+    return 0;
+}
+
+void tvl_cli_free(tvl_cli *cli)
+{
+    free(cli->urls);
+    cli->urls = NULL;
+    cli->n_urls = 0;
+}

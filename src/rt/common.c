@@ -1,0 +1,47 @@
+/* Runtime state shared by both backends: the options, the connection
+ * limit, thread ids. */
+#include "rt/backend.h"
+#include "rt/http.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static tvl_rt_options options;
+static char *cacert_copy;
+
+int tvl__rt_common_init(const tvl_rt_options *opts)
+{
+    options = *opts;
+    cacert_copy = NULL;
+    if (opts->cacert != NULL) {
+        cacert_copy = strdup(opts->cacert);
+        if (cacert_copy == NULL)
+            return -ENOMEM;
+    }
+    options.cacert = cacert_copy;
+    int rc = tvl__http_init(&options);
+    if (rc != 0) {
+        free(cacert_copy);
+        cacert_copy = NULL;
+    }
+    return rc;
+}
+
+void tvl__rt_common_shutdown(void)
+{
+    tvl__http_shutdown();
+    free(cacert_copy);
+    cacert_copy = NULL;
+    memset(&options, 0, sizeof options);
+}
+
+const tvl_rt_options *tvl__rt_options(void)
+{
+    return &options;
+}
+
+int64_t tvl_rt_thread_id(void)
+{
+    return (int64_t)gettid();
+}

@@ -1,0 +1,236 @@
+/* One HTTP GET, written once for both runtimes: set up the easy handle,
+ * count and check the body, map libcurl's outcome to a tvl error. */
+#include "rt/http.h"
+#include "rt/backend.h"
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static tvl_sem *connection_slots; /* NULL: no connection limit */
+static const tvl_rt_options *http_options;
+
+/* curl_global_init is not thread-safe and must run once per process, so it
+ * runs on the first init and is never undone (a second runtime in the same
+ * process, as the tests make, reuses it). */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_global_rc;
+static void curl_global_once(void)
+{
+    curl_global_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int tvl__http_init(const tvl_rt_options *opts)
+{
+    pthread_once(&curl_once, curl_global_once);
+    if (curl_global_rc != CURLE_OK)
+        return -ENOMEM;
+    http_options = opts;
+    connection_slots = NULL;
+    if (opts->connections > 0)
+        return tvl_sem_create(opts->connections, &connection_slots);
+    return 0;
+}
+
+void tvl__http_shutdown(void)
+{
+    tvl_sem_destroy(connection_slots);
+    connection_slots = NULL;
+    http_options = NULL;
+}
+
+uint64_t tvl__fnv1a64(uint64_t state, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < len; i++) {
+        state ^= p[i];
+        state *= 0x100000001b3ull;
+    }
+    return state;
+}
+
+typedef struct transfer {
+    tvl_http_result *res;
+    uint64_t checksum;
+    bool has_expected;
+    uint64_t expected;
+    char errbuf[CURL_ERROR_SIZE];
+} transfer;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
+{
+    transfer *t = userp;
+    size_t len = size * nmemb;
+    t->res->bytes += len;
+    t->checksum = tvl__fnv1a64(t->checksum, data, len);
+    return len;
+}
+
+static size_t on_header(char *line, size_t size, size_t nitems, void *userp)
+{
+    transfer *t = userp;
+    size_t len = size * nitems;
+    static const char name[] = "x-body-checksum:";
+    if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
+        /* A new response (after a redirect): forget the previous one's. */
+        t->has_expected = false;
+        t->res->bytes = 0;
+        t->checksum = TVL_FNV1A64_INIT;
+    } else if (len > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
+        char value[32];
+        size_t vlen = len - (sizeof name - 1);
+        if (vlen >= sizeof value)
+            vlen = sizeof value - 1;
+        memcpy(value, line + sizeof name - 1, vlen);
+        value[vlen] = '\0';
+        char *end;
+        const char *p = value;
+        while (isspace((unsigned char)*p))
+            p++;
+        unsigned long long v = strtoull(p, &end, 16);
+        if (end != p) {
+            t->has_expected = true;
+            t->expected = v;
+        }
+    }
+    return len;
+}
+
+/* The progress callback is libcurl's only way to stop a transfer from
+ * inside; the backends also interrupt a blocked transfer at once, this is
+ * the backstop that turns a cancel request into CURLE_ABORTED_BY_CALLBACK. */
+static int on_progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                       curl_off_t ulnow)
+{
+    (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+    tvl_future *self = clientp;
+    return self != NULL && tvl_future_cancel_requested(self);
+}
+
+static int fail(tvl_http_result *res, int err, const char *fmt, const char *detail)
+{
+    res->error = err;
+    snprintf(res->message, sizeof res->message, fmt, detail);
+    return err;
+}
+
+/* Maps libcurl's result to a tvl code and a one-line reason. */
+static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
+{
+    tvl_http_result *res = t->res;
+    const char *detail = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+    long os_errno = 0;
+    curl_easy_getinfo(easy, CURLINFO_OS_ERRNO, &os_errno);
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return fail(res, TVL_E_RESOLVE, "could not resolve host: %s", detail);
+    case CURLE_COULDNT_CONNECT:
+        return fail(res, os_errno > 0 ? -(int)os_errno : -ECONNREFUSED, "could not connect: %s",
+                    detail);
+    case CURLE_OPERATION_TIMEDOUT:
+        return fail(res, -ETIMEDOUT, "timed out: %s", detail);
+    case CURLE_ABORTED_BY_CALLBACK:
+        return fail(res, -ECANCELED, "%s", "cancelled");
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_ISSUER_ERROR:
+        return fail(res, TVL_E_TLS, "TLS: %s", detail);
+    case CURLE_PARTIAL_FILE:
+        return fail(res, TVL_E_SHORT_BODY, "short body: %s", detail);
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_GOT_NOTHING:
+        return fail(res, os_errno > 0 ? -(int)os_errno : -ECONNRESET, "connection lost: %s",
+                    detail);
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return fail(res, TVL_E_URL, "bad URL: %s", detail);
+    case CURLE_OUT_OF_MEMORY:
+        return fail(res, -ENOMEM, "%s", detail);
+    default:
+        return fail(res, TVL_E_TRANSFER, "transfer failed: %s", detail);
+    }
+}
+
+static void setup(CURL *easy, const char *url, transfer *t)
+{
+    const tvl_rt_options *o = http_options;
+    curl_easy_setopt(easy, CURLOPT_URL, url);
+    curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L); /* we are threaded */
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, t->errbuf);
+    curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
+    curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
+    curl_easy_setopt(easy, CURLOPT_XFERINFODATA, tvl_current());
+    /* Like aiohttp: HTTP/1.1, redirects followed, a body read in full. */
+    curl_easy_setopt(easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(easy, CURLOPT_USERAGENT, "tvl/" TVL_VERSION_STRING);
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    if (o != NULL) {
+        if (o->timeout_ms > 0)
+            curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+        if (o->cacert != NULL)
+            curl_easy_setopt(easy, CURLOPT_CAINFO, o->cacert);
+        if (o->insecure) {
+            curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+            curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+        }
+    }
+}
+
+int tvl_http_get(const char *url, tvl_http_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->thread = tvl_rt_thread_id();
+    res->fiber = tvl_rt_fiber_id();
+    res->start_s = tvl_now();
+    transfer t = {.res = res, .checksum = TVL_FNV1A64_INIT};
+
+    if (connection_slots != NULL && tvl_sem_acquire(connection_slots) != 0) {
+        res->end_s = tvl_now();
+        return fail(res, -ECANCELED, "%s", "cancelled while waiting for a connection");
+    }
+    CURL *easy = tvl__easy_acquire();
+    if (easy == NULL) {
+        if (connection_slots != NULL)
+            tvl_sem_release(connection_slots);
+        res->end_s = tvl_now();
+        return fail(res, -ENOMEM, "%s", "out of memory");
+    }
+    curl_easy_reset(easy);
+    setup(easy, url, &t);
+    CURLcode rc = tvl__easy_perform(easy);
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
+    if (rc != CURLE_OK) {
+        map_curl_error(&t, easy, rc);
+    } else if (res->status >= 400) {
+        res->error = TVL_E_HTTP_STATUS;
+        snprintf(res->message, sizeof res->message, "HTTP status %ld", res->status);
+    } else if (t.has_expected && t.expected != t.checksum) {
+        res->error = TVL_E_CHECKSUM;
+        snprintf(res->message, sizeof res->message,
+                 "body checksum %016" PRIx64 ", server sent %016" PRIx64, t.checksum, t.expected);
+    } else {
+        res->checksum_verified = t.has_expected;
+    }
+    /* Our handles must not keep pointers into this frame. */
+    curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
+    tvl__easy_release(easy);
+    if (connection_slots != NULL)
+        tvl_sem_release(connection_slots);
+    res->end_s = tvl_now();
+    return res->error;
+}

@@ -1,0 +1,18 @@
+/* The HTTP GET both runtimes share: options, body checks, error mapping.
+ * Only how a prepared transfer is performed differs (backend.h). */
+#ifndef TVL_RT_HTTP_H
+#define TVL_RT_HTTP_H
+
+#include "tvl/rt.h"
+
+/* Global HTTP state: curl_global_init (once per process) and the
+ * connection limit. Called by tvl__rt_common_init/shutdown. */
+int tvl__http_init(const tvl_rt_options *opts);
+void tvl__http_shutdown(void);
+
+/* The FNV-1a 64-bit checksum the delay server sends as X-Body-Checksum,
+ * updated over a chunk; start with TVL_FNV1A64_INIT. */
+#define TVL_FNV1A64_INIT 0xcbf29ce484222325ull
+uint64_t tvl__fnv1a64(uint64_t state, const void *data, size_t len);
+
+#endif

@@ -1,0 +1,177 @@
+/* HTTP transfers in the threads runtime: one reused easy handle per
+ * thread (its own connection cache, so keep-alive works per worker), DNS
+ * and TLS sessions shared across threads, and a blocking
+ * curl_easy_perform inside a blocking region of the pool.
+ *
+ * Cancelling a transfer that is blocked in poll(): the cancel hook shuts
+ * down the handle's sockets, which wakes the poll at once; the progress
+ * callback alone would notice only at curl's next wake-up (up to a
+ * second). Lock rule: a handle's socket list is guarded by its own mutex,
+ * taken by curl's open/close callbacks (on the owning thread) and by the
+ * cancel hook (on the cancelling thread); nothing else is held inside it.
+ */
+#include "rt/backend.h"
+#include "tvl/pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+enum { MAX_TRACKED_SOCKETS = 16 };
+
+typedef struct thread_easy {
+    CURL *easy;
+    pthread_mutex_t mu;
+    curl_socket_t socks[MAX_TRACKED_SOCKETS];
+    int nsocks;
+} thread_easy;
+
+static pthread_key_t easy_key;
+static pthread_once_t easy_once = PTHREAD_ONCE_INIT;
+static CURLSH *share;
+static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
+{
+    (void)h, (void)access, (void)userp;
+    pthread_mutex_lock(&share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *userp)
+{
+    (void)h, (void)userp;
+    pthread_mutex_unlock(&share_locks[data]);
+}
+
+static void thread_easy_free(void *p)
+{
+    thread_easy *te = p;
+    if (te == NULL)
+        return;
+    curl_easy_cleanup(te->easy);
+    pthread_mutex_destroy(&te->mu);
+    free(te);
+}
+
+/* The share object lives as long as the process: worker threads may still
+ * be exiting (and cleaning up handles that use it) when a runtime shuts
+ * down, and a share in use must not be cleaned up. */
+static void easy_global_init(void)
+{
+    pthread_key_create(&easy_key, thread_easy_free);
+    for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+        pthread_mutex_init(&share_locks[i], NULL);
+    share = curl_share_init();
+    if (share != NULL) {
+        curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
+        curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+    }
+}
+
+static thread_easy *thread_easy_get(void)
+{
+    pthread_once(&easy_once, easy_global_init);
+    thread_easy *te = pthread_getspecific(easy_key);
+    if (te != NULL)
+        return te;
+    te = calloc(1, sizeof *te);
+    if (te == NULL)
+        return NULL;
+    te->easy = curl_easy_init();
+    if (te->easy == NULL) {
+        free(te);
+        return NULL;
+    }
+    pthread_mutex_init(&te->mu, NULL);
+    pthread_setspecific(easy_key, te);
+    return te;
+}
+
+/* The main thread's handle: thread-exit destructors do not run for it. */
+void tvl__threads_easy_cleanup_caller(void);
+void tvl__threads_easy_cleanup_caller(void)
+{
+    pthread_once(&easy_once, easy_global_init);
+    thread_easy *te = pthread_getspecific(easy_key);
+    pthread_setspecific(easy_key, NULL);
+    thread_easy_free(te);
+}
+
+CURL *tvl__easy_acquire(void)
+{
+    thread_easy *te = thread_easy_get();
+    return te != NULL ? te->easy : NULL;
+}
+
+void tvl__easy_release(CURL *easy)
+{
+    (void)easy; /* stays with its thread, connections and all */
+}
+
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)purpose;
+    thread_easy *te = clientp;
+    curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd == CURL_SOCKET_BAD)
+        return fd;
+    pthread_mutex_lock(&te->mu);
+    if (te->nsocks < MAX_TRACKED_SOCKETS)
+        te->socks[te->nsocks++] = fd;
+    pthread_mutex_unlock(&te->mu);
+    return fd;
+}
+
+static int close_socket(void *clientp, curl_socket_t fd)
+{
+    thread_easy *te = clientp;
+    /* Forget it before closing, so that the hook never shuts down a number
+     * the kernel has already given to another socket. */
+    pthread_mutex_lock(&te->mu);
+    for (int i = 0; i < te->nsocks; i++) {
+        if (te->socks[i] == fd) {
+            te->socks[i] = te->socks[--te->nsocks];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&te->mu);
+    return close(fd);
+}
+
+static void interrupt_transfer(void *arg)
+{
+    thread_easy *te = arg;
+    pthread_mutex_lock(&te->mu);
+    for (int i = 0; i < te->nsocks; i++)
+        shutdown(te->socks[i], SHUT_RDWR);
+    pthread_mutex_unlock(&te->mu);
+}
+
+CURLcode tvl__easy_perform(CURL *easy)
+{
+    thread_easy *te = pthread_getspecific(easy_key);
+    if (te == NULL || te->easy != easy)
+        return CURLE_BAD_FUNCTION_ARGUMENT;
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETDATA, te);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETDATA, te);
+    if (share != NULL)
+        curl_easy_setopt(easy, CURLOPT_SHARE, share);
+
+    tvl_future *self = tvl_current();
+    if (self != NULL && tvl_future_set_cancel_hook(self, interrupt_transfer, te) != 0)
+        return CURLE_ABORTED_BY_CALLBACK;
+    tvl_blocking_begin();
+    CURLcode rc = curl_easy_perform(easy);
+    tvl_blocking_end();
+    if (self != NULL) {
+        tvl_future_clear_cancel_hook(self);
+        if (rc != CURLE_OK && tvl_future_cancel_requested(self))
+            rc = CURLE_ABORTED_BY_CALLBACK; /* the hook broke the socket */
+    }
+    return rc;
+}

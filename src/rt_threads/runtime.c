@@ -1,0 +1,110 @@
+/* The threads runtime: tasks are futures on the work-stealing pool, and
+ * the main task runs on the caller's thread, as asyncio.run's main
+ * coroutine runs on the loop. */
+#include "rt/backend.h"
+#include "tvl/pool.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+static tvl_pool *pool;
+/* Counts are read by the harness between patterns; relaxed is enough,
+ * nothing else is published through them. */
+static _Atomic uint64_t tasks_spawned;
+
+const char *tvl_rt_backend(void)
+{
+    return "threads";
+}
+
+int tvl_rt_init(const tvl_rt_options *opts, char *errbuf, size_t errlen)
+{
+    tvl_pool_options po;
+    tvl_pool_options_init(&po);
+    if (opts->threads > 0) {
+        po.workers = opts->threads;
+        po.fixed = true;
+        if (opts->max_threads != 0 && opts->max_threads != opts->threads) {
+            snprintf(errbuf, errlen, "--max-threads applies only to the compensating pool");
+            return -EINVAL;
+        }
+        po.max_threads = opts->threads;
+    } else if (opts->max_threads > 0) {
+        po.max_threads = opts->max_threads;
+        if (po.workers == 0 || po.workers > po.max_threads)
+            po.workers = po.max_threads < 2 ? po.max_threads : 2;
+    }
+    int rc = tvl_pool_create(&po, &pool);
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "cannot start the pool: %s", tvl_strerror(rc));
+        return rc;
+    }
+    rc = tvl__rt_common_init(opts);
+    if (rc != 0) {
+        snprintf(errbuf, errlen, "cannot set up HTTP: %s", tvl_strerror(rc));
+        tvl_pool_destroy(pool, TVL_SHUTDOWN_CANCEL);
+        pool = NULL;
+        return rc;
+    }
+    atomic_store_explicit(&tasks_spawned, 0, memory_order_relaxed);
+    return 0;
+}
+
+void tvl__threads_easy_cleanup_caller(void);
+
+void tvl_rt_shutdown(void)
+{
+    tvl_pool_destroy(pool, TVL_SHUTDOWN_DRAIN);
+    pool = NULL;
+    tvl__threads_easy_cleanup_caller();
+    tvl__rt_common_shutdown();
+}
+
+int tvl_rt_run(tvl_task_fn fn, void *arg, void **result)
+{
+    tvl_future *main_task = tvl_future_create(fn, arg);
+    if (main_task == NULL)
+        return -ENOMEM;
+    int rc = tvl_future_run(main_task);
+    if (result != NULL)
+        *result = tvl_future_result(main_task);
+    tvl_future_unref(main_task);
+    return rc;
+}
+
+int tvl_spawn(tvl_task_fn fn, void *arg, tvl_future **out)
+{
+    int rc = tvl_pool_submit(pool, fn, arg, out);
+    if (rc == 0)
+        atomic_fetch_add_explicit(&tasks_spawned, 1, memory_order_relaxed);
+    return rc;
+}
+
+tvl_future *tvl_current(void)
+{
+    return tvl_future_current();
+}
+
+int64_t tvl_rt_fiber_id(void)
+{
+    return -1;
+}
+
+void tvl_rt_reset_peak(void)
+{
+    if (pool != NULL)
+        tvl_pool_reset_peak(pool);
+}
+
+void tvl_rt_get_stats(tvl_rt_stats *st)
+{
+    tvl_pool_stats ps = {0};
+    if (pool != NULL)
+        tvl_pool_get_stats(pool, &ps);
+    /* The caller's thread (the main task's) counts as alive, not started. */
+    st->threads_started = ps.threads_started;
+    st->peak_threads = ps.peak_threads + 1;
+    st->live_threads = ps.live_threads + 1;
+    st->tasks_spawned = atomic_load_explicit(&tasks_spawned, memory_order_relaxed);
+}
