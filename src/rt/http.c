@@ -4,6 +4,7 @@
 #include "rt/backend.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -127,12 +128,12 @@ static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
     switch (rc) {
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
-        return fail(res, TVL_E_RESOLVE, "could not resolve host: %s", detail);
+        return fail(res, TVL_E_RESOLVE, "could not resolve host: %.160s", detail);
     case CURLE_COULDNT_CONNECT:
-        return fail(res, os_errno > 0 ? -(int)os_errno : -ECONNREFUSED, "could not connect: %s",
+        return fail(res, os_errno > 0 ? -(int)os_errno : -ECONNREFUSED, "could not connect: %.160s",
                     detail);
     case CURLE_OPERATION_TIMEDOUT:
-        return fail(res, -ETIMEDOUT, "timed out: %s", detail);
+        return fail(res, -ETIMEDOUT, "timed out: %.160s", detail);
     case CURLE_ABORTED_BY_CALLBACK:
         return fail(res, -ECANCELED, "%s", "cancelled");
     case CURLE_PEER_FAILED_VERIFICATION:
@@ -141,21 +142,21 @@ static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_ISSUER_ERROR:
-        return fail(res, TVL_E_TLS, "TLS: %s", detail);
+        return fail(res, TVL_E_TLS, "TLS: %.160s", detail);
     case CURLE_PARTIAL_FILE:
-        return fail(res, TVL_E_SHORT_BODY, "short body: %s", detail);
+        return fail(res, TVL_E_SHORT_BODY, "short body: %.160s", detail);
     case CURLE_RECV_ERROR:
     case CURLE_SEND_ERROR:
     case CURLE_GOT_NOTHING:
-        return fail(res, os_errno > 0 ? -(int)os_errno : -ECONNRESET, "connection lost: %s",
+        return fail(res, os_errno > 0 ? -(int)os_errno : -ECONNRESET, "connection lost: %.160s",
                     detail);
     case CURLE_URL_MALFORMAT:
     case CURLE_UNSUPPORTED_PROTOCOL:
-        return fail(res, TVL_E_URL, "bad URL: %s", detail);
+        return fail(res, TVL_E_URL, "bad URL: %.160s", detail);
     case CURLE_OUT_OF_MEMORY:
-        return fail(res, -ENOMEM, "%s", detail);
+        return fail(res, -ENOMEM, "%.160s", detail);
     default:
-        return fail(res, TVL_E_TRANSFER, "transfer failed: %s", detail);
+        return fail(res, TVL_E_TRANSFER, "transfer failed: %.160s", detail);
     }
 }
 
