@@ -126,7 +126,7 @@ endif
 # Generated suite tables are intermediates; keep them.
 .SECONDARY:
 
-.PHONY: all test test-run check-deps clean install uninstall bench plot help
+.PHONY: all test test-run check-deps clean install uninstall bench plot help fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(LIBTVL) $(PROGRAMS) $(B)/tvl.pc
@@ -234,6 +234,32 @@ test: check-deps
 
 test-run: all $(TEST_BINS)
 	$(Q)B=$(B) scripts/run-tests.sh $(TEST_BINS)
+
+# --- fuzzing (libFuzzer; clang) ---------------------------------------------
+# `make fuzz` rebuilds everything with clang in its own variant tree, with
+# -fsanitize=fuzzer-no-link on the objects, and runs each target for
+# FUZZ_SECONDS on a copy of its committed seed corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS := $(addprefix $(B)/,$(subst _,-,$(FUZZ_TARGETS)))
+FUZZ_LINK_OBJ = $(RT_OBJ) $(THREADS_OBJ) $(SERVER_OBJ) $(LIBTVL)
+
+$(B)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_LINK_OBJ)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(NET_LIBS) -lm -o $@
+
+fuzz:
+	$(Q)scripts/check-deps.sh build fuzz
+	$(Q)$(MAKE) --no-print-directory CC=clang SANITIZE=fuzzer-no-link,address,undefined fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+	    name=$$(echo $$t | sed 's/^fuzz_//'); \
+	    work=$(B)/fuzz-corpus/$$name; mkdir -p $$work; \
+	    echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
+	    $(B)/$$(echo $$t | tr _ -) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	        -max_len=4096 $$work tests/fuzz/corpus/$$name 2>&1 | tail -n 3; \
+	done
 
 # --- install -----------------------------------------------------------------
 $(B)/tvl.pc: tvl.pc.in $(B)/.flags
