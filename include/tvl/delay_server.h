@@ -94,6 +94,9 @@ typedef struct tvl_delay_server_options {
     bool plain_http;         /* true: HTTP without TLS */
     double scale;            /* multiplies every delay; 0: 1.0 */
     unsigned idle_timeout_ms;/* close connections idle this long; 0: 60000 */
+    unsigned spin_us;        /* wake this long before each deadline and poll
+                                until it (precision on a loaded machine, at
+                                the cost of CPU); 0: sleep until it */
     bool stats;              /* child: print rusage per request to stderr at exit */
     const char *program;     /* spawn only: the delay-server binary; NULL:
                                 $TVL_DELAY_SERVER, else "delay-server" in the

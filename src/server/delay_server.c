@@ -158,7 +158,8 @@ int tvl_delay_server_spawn(const tvl_delay_server_options *o, tvl_delay_server *
 
     /* Everything the child needs is made before fork: after it, only
      * async-signal-safe calls. */
-    char port[16], scale[32], idle[16];
+    char port[16], scale[32], idle[16], spin[16];
+    snprintf(spin, sizeof spin, "%u", o->spin_us);
     snprintf(port, sizeof port, "%u", o->port);
     snprintf(scale, sizeof scale, "%.17g", o->scale > 0 ? o->scale : 1.0);
     snprintf(idle, sizeof idle, "%u", o->idle_timeout_ms ? o->idle_timeout_ms : 60000);
@@ -173,6 +174,8 @@ int tvl_delay_server_spawn(const tvl_delay_server_options *o, tvl_delay_server *
     argv[argc++] = scale;
     argv[argc++] = "--idle-timeout-ms";
     argv[argc++] = idle;
+    argv[argc++] = "--spin-us";
+    argv[argc++] = spin;
     if (o->plain_http)
         argv[argc++] = "--plain-http";
     if (o->stats)
@@ -279,7 +282,7 @@ int tvl_delay_server_start(const tvl_delay_server_options *o, tvl_delay_server *
     }
     *out = NULL;
     tvl__ds_config cfg = {o->bind_addr, o->port, o->plain_http, o->scale > 0 ? o->scale : 1.0,
-                          o->idle_timeout_ms};
+                          o->idle_timeout_ms, o->spin_us};
     tvl_delay_server *s = calloc(1, sizeof *s);
     if (s == NULL)
         return -ENOMEM;

@@ -28,4 +28,13 @@ typedef struct tvl__loadgen_result {
  * Returns 0 (see r for the outcome), -EINVAL, -ENOMEM or -EMFILE. */
 int tvl__loadgen_run(const tvl__loadgen_options *o, tvl__loadgen_result *r);
 
+/* The same with kept-alive connections: open() makes the set (o->path is
+ * not used; nothing is connected yet), each round() sends one GET `path`
+ * on every connection at once, connecting those that are not connected,
+ * and waits for every answer; close() closes them all. */
+typedef struct tvl__loadgen tvl__loadgen;
+int tvl__loadgen_open(const tvl__loadgen_options *o, tvl__loadgen **out);
+int tvl__loadgen_round(tvl__loadgen *lg, const char *path, tvl__loadgen_result *r);
+void tvl__loadgen_close(tvl__loadgen *lg);
+
 #endif

@@ -14,6 +14,7 @@ typedef struct tvl__ds_config {
     bool plain_http;
     double scale;             /* >= 0; multiplies every delay */
     unsigned idle_timeout_ms; /* 0: 60000 */
+    unsigned spin_us;         /* wake this early before a deadline and poll */
 } tvl__ds_config;
 
 typedef struct tvl__ds_stats {
@@ -21,6 +22,8 @@ typedef struct tvl__ds_stats {
     uint64_t connections; /* accepted */
     uint32_t active, max_active;
     uint64_t cpu_us;      /* user + system CPU of the loop thread */
+    uint64_t delayed;     /* responses that waited on a delay */
+    uint64_t late_sum_ns, late_max_ns; /* how late their timers fired */
 } tvl__ds_stats;
 
 typedef struct tvl__ds tvl__ds;
