@@ -108,6 +108,9 @@ endif
 ifneq ($(wildcard src/programs/pool_bench.c),)
 PROGRAMS += $(B)/pool-bench
 endif
+ifneq ($(wildcard src/programs/server_bench.c),)
+PROGRAMS += $(B)/server-bench
+endif
 
 # --- tests: tests/<group>/test_*.c -> $(B)/test-<group>[-runtime] ----------
 TEST_GROUPS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/*/test_*.c))))
@@ -175,6 +178,10 @@ $(B)/bench-loop: $(O)/src/programs/bench.o $(RT_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(
 $(B)/fiber-bench: $(O)/src/programs/fiber_bench.o $(FIBER_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ -o $@
+
+$(B)/server-bench: $(O)/src/programs/server_bench.o $(SERVER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(NET_LIBS) -lm -o $@
 
 # The OpenMP comparison lives in the project's own bench source; -fopenmp is
 # given to that one object only.
