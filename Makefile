@@ -127,7 +127,7 @@ endif
 endif
 
 # Generated suite tables are intermediates; keep them.
-.SECONDARY:
+.PRECIOUS: $(B)/gen/%.c
 
 .PHONY: all test test-run check-deps clean install uninstall bench plot help fuzz fuzz-run
 .DEFAULT_GOAL := all
@@ -285,4 +285,6 @@ uninstall:
 clean:
 	rm -rf build
 
+# Header dependencies from -MMD; they are never a target themselves.
+%.d: ;
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
