@@ -1123,6 +1123,18 @@ void tvl_pool_destroy(tvl_pool *pool, tvl_shutdown mode)
     free(p);
 }
 
+void tvl_pool_reset_peak(tvl_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    /* Under mu, like every other write of peak_threads and live. */
+    pthread_mutex_lock(&pool->mu);
+    int live = atomic_load_explicit(&pool->live, memory_order_relaxed);
+    atomic_store_explicit(&pool->peak_threads, live > 0 ? (uint64_t)live : 0,
+                          memory_order_relaxed);
+    pthread_mutex_unlock(&pool->mu);
+}
+
 void tvl_pool_get_stats(tvl_pool *pool, tvl_pool_stats *st)
 {
     memset(st, 0, sizeof *st);
