@@ -127,7 +127,7 @@ endif
 endif
 
 # Generated suite tables are intermediates; keep them.
-.PRECIOUS: $(B)/gen/%.c
+.SECONDARY: $(foreach g,$(TEST_GROUPS),$(B)/gen/suites-$(g).c)
 
 .PHONY: all test test-run check-deps clean install uninstall bench plot help fuzz fuzz-run
 .DEFAULT_GOAL := all

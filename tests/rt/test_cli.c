@@ -63,7 +63,7 @@ static void parser_reads_every_option(void)
 
 static void parser_refuses_bad_input_with_one_line(void)
 {
-    static const char *const *cases[] = {
+    const char *const *cases[] = {
         ARGS("--frobnicate"),        ARGS("-n", "0"),
         ARGS("-n", "12x"),           ARGS("-n"),
         ARGS("--scale", "-1"),       ARGS("--scale", "nan"),
@@ -153,7 +153,7 @@ static int run_bench(const char *const *args, char *err, size_t errlen)
 
 static void binary_exits_2_with_one_line_on_usage_errors(void)
 {
-    static const char *const *cases[] = {
+    const char *const *cases[] = {
         ARGS("--no-such-option"),     ARGS("-n", "many"),
         ARGS("--pattern", "gatherr"), ARGS("--url-file", "/nonexistent/urls.txt"),
         ARGS("not-a-url"),

@@ -129,7 +129,10 @@ static void every_failure_is_reported_with_its_reason_in_every_way(void)
         tvl_way_run run;
         tvl_harness_run(&tvl_ways[w], &h.job, 0, &run);
         CU_ASSERT_EQUAL(run.ok + run.failed, N);
-        CU_ASSERT_EQUAL(h.items[0].out.error, 0);
+        const char *name = tvl_ways[w].name;
+        bool group = strcmp(name, "taskgroup") == 0;
+        /* In a task group the first failure may cancel even the fast site. */
+        CU_ASSERT(h.items[0].out.error == 0 || (group && h.items[0].out.error == -ECANCELED));
         CU_ASSERT_EQUAL(h.items[1].out.error, TVL_E_HTTP_STATUS);
         CU_ASSERT_EQUAL(h.items[1].out.status, 503);
         CU_ASSERT(h.items[2].out.error < 0);
@@ -137,8 +140,7 @@ static void every_failure_is_reported_with_its_reason_in_every_way(void)
         CU_ASSERT(h.items[4].out.error < 0);
         for (size_t i = 1; i < 5; i++)
             CU_ASSERT(strlen(h.items[i].out.message) > 0);
-        const char *name = tvl_ways[w].name;
-        if (strcmp(name, "taskgroup") == 0) {
+        if (group) {
             CU_ASSERT_EQUAL(run.way_error, TVL_E_GROUP);
             /* The slow sibling was cancelled by the first failure. */
             CU_ASSERT_EQUAL(h.items[5].out.error, -ECANCELED);
