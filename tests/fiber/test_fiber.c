@@ -5,6 +5,9 @@
 
 #include "fiber/fiber.h"
 
+#include <dlfcn.h>
+#include <errno.h>
+#include <fenv.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -180,6 +183,50 @@ static void registers_and_doubles_survive_switches(void)
         CU_ASSERT(c[i].fp == ref[i].fp);
         tvl_fiber_destroy(f[i]);
     }
+}
+
+/* The rounding mode is part of what a function must give back as it found
+ * it (MXCSR and the x87 control word on x86-64, FPCR on AArch64), so each
+ * context keeps its own across switches. test-fiber does not link libm,
+ * where fesetround lives, so it is looked up at run time. */
+struct rounding {
+    int (*set)(int);
+    int (*get)(void);
+    int in_fiber_before, in_fiber_after;
+};
+
+static void upward_body(void *arg)
+{
+    struct rounding *r = arg;
+    r->set(FE_UPWARD);
+    r->in_fiber_before = r->get();
+    tvl_fiber_suspend();
+    r->in_fiber_after = r->get();
+}
+
+static void rounding_mode_stays_with_its_context(void)
+{
+    void *libm = dlopen("libm.so.6", RTLD_NOW | RTLD_LOCAL);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(libm);
+    struct rounding r = {0};
+    *(void **)&r.set = dlsym(libm, "fesetround");
+    *(void **)&r.get = dlsym(libm, "fegetround");
+    CU_ASSERT_FATAL(r.set != NULL && r.get != NULL);
+    CU_ASSERT_EQUAL_FATAL(r.get(), FE_TONEAREST);
+
+    tvl_fiber *f = NULL;
+    CU_ASSERT_EQUAL_FATAL(tvl_fiber_create(&f, upward_body, &r, 0), 0);
+    tvl_fiber_switch(f);
+    CU_ASSERT_EQUAL(r.in_fiber_before, FE_UPWARD);
+    CU_ASSERT_EQUAL(r.get(), FE_TONEAREST); /* the fiber's mode stayed there */
+    r.set(FE_TOWARDZERO);
+    tvl_fiber_switch(f);
+    CU_ASSERT_EQUAL(r.in_fiber_after, FE_UPWARD); /* and main's did not leak in */
+    CU_ASSERT_EQUAL(r.get(), FE_TOWARDZERO);
+    CU_ASSERT_TRUE(tvl_fiber_is_finished(f));
+    tvl_fiber_destroy(f);
+    r.set(FE_TONEAREST);
+    dlclose(libm);
 }
 
 /* --- many live fibers ------------------------------------------------------- */
@@ -493,6 +540,7 @@ void test_fiber_register(void)
         {"ping_pong_passes_values_both_ways", ping_pong_passes_values_both_ways},
         {"nested_fiber_creates_and_returns", nested_fiber_creates_and_returns},
         {"registers_and_doubles_survive_switches", registers_and_doubles_survive_switches},
+        {"rounding_mode_stays_with_its_context", rounding_mode_stays_with_its_context},
         {"ten_thousand_fibers_live_at_once", ten_thousand_fibers_live_at_once},
         {"freed_stacks_are_reused", freed_stacks_are_reused},
         {"stack_sizes_are_rounded_and_configurable", stack_sizes_are_rounded_and_configurable},
