@@ -40,6 +40,10 @@ else
   SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
   HARDEN :=
 endif
+# The ucontext fallback of the fiber switch is a variant of its own too.
+ifneq ($(FIBER_SWITCH),)
+  B := $(B)-$(FIBER_SWITCH)
+endif
 
 ifeq ($(V),1)
   Q :=
@@ -78,7 +82,7 @@ THREADS_SRC := $(wildcard src/rt_threads/*.c)
 LOOP_SRC    := $(wildcard src/rt_loop/*.c)
 # The context switch is assembly where we wrote it for this CPU, ucontext
 # otherwise (switch_ucontext.c is compiled only then, or with
-# FIBER_SWITCH=ucontext; give that build its own B=..., the tree is shared).
+# FIBER_SWITCH=ucontext, which builds into a tree of its own).
 FIBER_ASM   := $(if $(filter ucontext,$(FIBER_SWITCH)),,$(wildcard src/fiber/switch_$(ARCH).S))
 FIBER_SRC   := $(strip $(filter-out src/fiber/switch_ucontext.c,$(wildcard src/fiber/*.c)) \
                  $(if $(FIBER_ASM),$(FIBER_ASM),$(wildcard src/fiber/switch_ucontext.c)))
