@@ -253,10 +253,11 @@ test-run: all $(TEST_BINS)
 # FUZZ_SECONDS on a copy of its committed seed corpus.
 FUZZ_SECONDS ?= 30
 FUZZ_TARGETS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
-FUZZ_BINS := $(addprefix $(B)/,$(subst _,-,$(FUZZ_TARGETS)))
+FUZZ_BINS := $(addprefix $(B)/,$(FUZZ_TARGETS))
 FUZZ_LINK_OBJ = $(RT_OBJ) $(THREADS_OBJ) $(SERVER_OBJ) $(LIBTVL)
+.SECONDARY: $(patsubst %,$(O)/tests/fuzz/%.o,$(FUZZ_TARGETS))
 
-$(B)/fuzz-%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_LINK_OBJ)
+$(B)/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_LINK_OBJ)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(NET_LIBS) -lm -o $@
 
@@ -269,7 +270,7 @@ fuzz-run: $(FUZZ_BINS)
 	    name=$$(echo $$t | sed 's/^fuzz_//'); \
 	    work=$(B)/fuzz-corpus/$$name; mkdir -p $$work; \
 	    echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
-	    $(B)/$$(echo $$t | tr _ -) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	    $(B)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
 	        -max_len=4096 $$work tests/fuzz/corpus/$$name 2>&1 | tail -n 3; \
 	done
 
