@@ -172,6 +172,7 @@ typedef struct fc_tls {
     fc_block *ret;            /* futures freed here for ret_home */
     tvl__fcache *ret_home;
     bool dead;                /* this thread is exiting: no new cache */
+    bool exit_hook;           /* fc_thread_exit() will run for this thread */
 } fc_tls;
 
 static _Thread_local fc_tls tls_fc;
@@ -270,19 +271,32 @@ __attribute__((destructor)) static void fc_process_exit(void)
     fc_thread_exit(NULL);
 }
 
+/* Makes sure fc_thread_exit() runs when this thread exits (thread-specific
+ * destructors run only for a non-NULL value). Returns false if it cannot. */
+static bool fc_hook_exit(fc_tls *t)
+{
+    if (t->exit_hook)
+        return true;
+    pthread_once(&fc_once, fc_key_init);
+    if (pthread_setspecific(fc_key, t) != 0)
+        return false;
+    t->exit_hook = true;
+    return true;
+}
+
 static tvl__fcache *fc_self(void)
 {
     fc_tls *t = &tls_fc;
     if (t->cache != NULL || t->dead)
         return t->cache;
-    pthread_once(&fc_once, fc_key_init);
+    if (!fc_hook_exit(t))
+        return NULL;
     tvl__fcache *c = calloc(1, sizeof *c);
     if (c == NULL)
         return NULL;
     atomic_init(&c->remote, NULL);
     atomic_init(&c->orphans, 0);
     t->cache = c;
-    pthread_setspecific(fc_key, c); /* non-NULL: the destructor runs */
     return c;
 }
 
@@ -371,7 +385,8 @@ static void future_free(tvl_future *f)
     if (t->ret != NULL && (t->ret_home != home || t->ret->n == FC_BLOCK))
         tvl__future_cache_flush();
     if (t->ret == NULL) {
-        t->ret = malloc(sizeof *t->ret);
+        /* A batch must not outlive this thread: it is flushed at exit. */
+        t->ret = !t->dead && fc_hook_exit(t) ? malloc(sizeof *t->ret) : NULL;
         if (t->ret == NULL) {
             /* No memory for a block: free it here and settle it through
              * the orphan count, which the owner reconciles when it exits. */
