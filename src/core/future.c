@@ -447,12 +447,18 @@ void tvl_future_unref(tvl_future *f)
 {
     if (f == NULL)
         return;
-    /* Acq_rel: the release half orders this holder's uses before the free;
-     * the acquire half (for the last holder) sees every other holder's. An
-     * RMW rather than release + acquire fence because ThreadSanitizer does
-     * not model fences; same instruction on x86. */
-    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
-        return;
+    /* Acquire: pairs with the release half of other holders' decrements.
+     * Seeing 1 while holding a reference means ours is the only one, and
+     * no one can take another without holding one: free without an RMW
+     * (saves a locked instruction per fire-and-forget task). */
+    if (atomic_load_explicit(&f->refs, memory_order_acquire) != 1) {
+        /* Acq_rel: the release half orders this holder's uses before the
+         * free; the acquire half (for the last holder) sees every other
+         * holder's. An RMW rather than release + acquire fence because
+         * ThreadSanitizer does not model fences; same instruction on x86. */
+        if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+            return;
+    }
     future_free(f);
 }
 

@@ -210,7 +210,7 @@ static void inj_push(tvl_pool *p, tvl_future *f)
 /* Takes up to `want` futures; the caller holds inj_lock (or is the only
  * thread left). Stops early at a slot a producer has claimed but not
  * filled yet. */
-static int inj_take_locked(tvl_pool *p, tvl_future **out, int want)
+static int inj_take_locked(tvl_pool *p, tvl_future **out, int want, int share)
 {
     /* Relaxed: head is written only under inj_lock, which we hold. The
      * consumer never reads tail: a filled slot is non-NULL (we empty each
@@ -218,13 +218,24 @@ static int inj_take_locked(tvl_pool *p, tvl_future **out, int want)
      * head is less than a lap behind), so reading tail would only pull the
      * producers' line away from them. */
     uint64_t h = atomic_load_explicit(&p->inj_head, memory_order_relaxed);
+    int filled = 0;
+    while (filled < want) {
+        /* Relaxed: counting only; the slots we take are re-read below. */
+        if (atomic_load_explicit(&p->inj_ring[(h + (uint64_t)filled) & (INJ_SIZE - 1)],
+                                 memory_order_relaxed) == NULL)
+            break; /* empty, or claimed and not filled yet */
+        filled++;
+    }
+    int take = filled / share;
+    if (take < 1)
+        take = filled < 1 ? 0 : 1;
     int n = 0;
-    while (n < want) {
+    while (n < take) {
         _Atomic(tvl_future *) *slot = &p->inj_ring[(h + (uint64_t)n) & (INJ_SIZE - 1)];
         /* Acquire: pairs with the release store of the slot in inj_push(). */
         tvl_future *f = atomic_load_explicit(slot, memory_order_acquire);
         if (f == NULL)
-            break; /* claimed, not filled yet */
+            break; /* cannot happen: only producers fill, only we empty */
         atomic_store_explicit(slot, NULL, memory_order_relaxed); /* published by head below */
         out[n++] = f;
     }
@@ -289,13 +300,11 @@ static tvl_future *take_batch(tvl__worker *w)
     tvl_pool *p = w->pool;
     if (!inj_peek(p) || !inj_trylock(p))
         return NULL;
+    /* A share of what is queued: filled slots seen / (live + 1), so that
+     * other workers find work too (a local batch cannot be stolen). Sized
+     * from the slots themselves, never from tail, the producers' line. */
     int live = atomic_load_explicit(&p->live, memory_order_relaxed);
-    int64_t want = inj_count(p) / (live + 1); /* one read of tail per batch */
-    if (want < 1)
-        want = 1;
-    if (want > MAX_BATCH)
-        want = MAX_BATCH;
-    int n = inj_take_locked(p, w->local, (int)want);
+    int n = inj_take_locked(p, w->local, MAX_BATCH, live + 1);
     inj_unlock(p);
     if (n == 0)
         return NULL;
@@ -1176,7 +1185,7 @@ void tvl_pool_destroy(tvl_pool *pool, tvl_shutdown mode)
 
     /* Tasks an external thread submitted while we decided to exit. */
     tvl_future *left[MAX_BATCH];
-    for (int k; (k = inj_take_locked(p, left, MAX_BATCH)) > 0;) {
+    for (int k; (k = inj_take_locked(p, left, MAX_BATCH, 1)) > 0;) {
         for (int i = 0; i < k; i++) {
             tvl_future_abandon(left[i]);
             tvl_future_unref(left[i]);
