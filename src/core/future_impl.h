@@ -12,15 +12,13 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-/* Link of the pool's injection queue (an intrusive MPSC queue). */
-typedef struct tvl__qnode {
-    _Atomic(struct tvl__qnode *) next;
-} tvl__qnode;
-
 /* hook_state values (under the future's lock). */
 enum { TVL__HOOK_NONE, TVL__HOOK_INSTALLED, TVL__HOOK_RUNNING, TVL__HOOK_FIRED };
 
-/* Kept to 112 bytes so that glibc serves it from its fast bins and tcache. */
+typedef struct tvl__fcache tvl__fcache;
+
+/* 128 bytes, cache-line aligned: the first line holds everything that
+ * submitting, running and joining touch; the second the rarely used rest. */
 struct tvl_future {
     _Atomic int state; /* tvl_future_state; changed only by transition() */
     _Atomic int refs;
@@ -31,21 +29,29 @@ struct tvl_future {
     bool hook_registered;       /* on the pool's hook registry (registry mutex) */
     _Atomic int dispatching;    /* threads running this future's callbacks now */
     bool hook_used;             /* a hook was set and not cleared; body thread only */
+    bool has_message;           /* message is set (the second line is not initialised) */
     tvl_task_fn fn;
     void *arg;
     void *result;
-    char *message; /* heap, set by tvl_future_fail() */
     _Atomic(tvl_future_callback *) cbs; /* pending callbacks, newest first */
+    tvl_pool *pool; /* the executor, NULL when run by tvl_future_run() directly */
+    /* second line: not written when a future is created, so that creating
+     * one moves a single line; each field is valid only as flagged above */
+    _Alignas(64) char *message; /* heap, set by tvl_future_fail(); has_message */
     void (*hook)(void *);
     void *hook_arg;
-    tvl_pool *pool; /* the executor, NULL when run by tvl_future_run() directly */
-    tvl__qnode qnode;
-    tvl_future *hook_next, *hook_prev; /* the pool's hook registry */
+    tvl_future *hook_next, *hook_prev; /* the pool's hook registry; hook_registered */
+    tvl_future *link;                  /* the pool's overflow queue, while on it */
+    tvl__fcache *home;                 /* set once at allocation: the cache it goes back to */
 };
 
 /* A pending future with `refs` references (1 or 2), run later by `pool` (may
  * be NULL). NULL when out of memory. */
 tvl_future *tvl__future_new(tvl_task_fn fn, void *arg, int refs, tvl_pool *pool);
+
+/* Hands back the futures this thread freed on behalf of other threads
+ * caches (they travel in batches). Called by workers before they sleep. */
+void tvl__future_cache_flush(void);
 
 /* tvl_future_run() that also says whether the body ran (*ran). */
 int tvl__future_execute(tvl_future *f, bool *ran);

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #define INITIAL_DEQUE_LOG2 8 /* 256 slots, grows on demand */
+#define INJ_SIZE 16384u     /* injection ring slots (a power of two) */
 #define MAX_BATCH 32         /* most tasks a worker takes from the injection queue at once */
 #define SPIN_ROUNDS 48       /* rounds of looking for work before parking */
 #define SPIN_PAUSES 32       /* pause instructions between two rounds */
@@ -52,7 +53,7 @@ enum { PARK_ARMED = 0, PARK_WAKE_WORK = 1, PARK_WAKE_FUTURE = 2 };
 typedef enum { PARK_IDLE, PARK_HELPING, PARK_WAITING } park_mode;
 
 /* Why park() returned. */
-typedef enum { PARKED_WORK, PARKED_READY, PARKED_TIMEOUT, PARKED_EXIT } park_result;
+typedef enum { PARKED_WORK, PARKED_READY, PARKED_TIMEOUT, PARKED_EXIT, PARKED_RETIRED } park_result;
 
 /* A retired spare's thread handle, waiting to be joined. */
 typedef struct zombie {
@@ -71,6 +72,11 @@ struct tvl__worker {
     bool starting;    /* holds one unit of pool->starting */
     bool in_blocking; /* inside tvl_blocking_begin()/end() */
     uint64_t rng;
+    /* The rest of a batch taken from the injection queue, run in order
+     * without a round trip through the deque; spilled to the deque when
+     * the worker blocks, so that it never sits on runnable work. */
+    int nlocal, ilocal;
+    tvl_future *local[MAX_BATCH];
     /* under pool->mu */
     bool on_idle;   /* on the idle list */
     bool popped;    /* taken off the idle list by a notifier (a wake for work) */
@@ -93,13 +99,20 @@ struct tvl_pool {
     _Atomic bool exit;       /* every worker may leave */
     _Atomic uint32_t exit_word;
 
-    /* Injection queue: Vyukov's intrusive MPSC queue; producers swap the
-     * tail, one consumer at a time (inj_lock) pops at the head. */
-    _Alignas(TVL__CACHE_LINE) _Atomic(tvl__qnode *) inj_tail;
-    _Alignas(TVL__CACHE_LINE) tvl__qnode *inj_head; /* under inj_lock */
+    /* Injection queue: a ring of INJ_SIZE slots. Producers claim index
+     * `tail` with a CAS and then fill the slot; one consumer at a time
+     * (inj_lock) takes a batch from `head` and empties the slots. Pointers
+     * in an array, not a linked list, so a consumer reads a whole batch
+     * with a few line transfers and prefetches the futures in parallel.
+     * When the ring is full, submissions go to a mutex-protected overflow
+     * list (FIFO order between the two is not kept; none is promised). */
+    _Alignas(TVL__CACHE_LINE) _Atomic uint64_t inj_tail;
+    _Alignas(TVL__CACHE_LINE) _Atomic uint64_t inj_head;
     _Atomic bool inj_lock;
-    tvl__qnode inj_stub;
-    _Atomic int64_t inj_count; /* items pushed minus popped; may dip below 0 briefly */
+    _Atomic(tvl_future *) *inj_ring;
+    _Alignas(TVL__CACHE_LINE) pthread_mutex_t ovf_mu;
+    tvl_future *ovf_head, *ovf_tail;
+    _Atomic int64_t ovf_count;
 
     /* Scheduling counters, read by every publisher. */
     _Alignas(TVL__CACHE_LINE) _Atomic int searching; /* workers looking for work */
@@ -155,51 +168,93 @@ static int load_int(_Atomic int *v)
 
 /* ---- injection queue -------------------------------------------------------- */
 
-static void inj_link(tvl_pool *p, tvl__qnode *n)
+static void ovf_push(tvl_pool *p, tvl_future *f)
 {
-    atomic_store_explicit(&n->next, NULL, memory_order_relaxed); /* published below */
-    /* Acq_rel: the acquire half orders our link store after the previous
-     * producer's initialisation of prev; the release half is not needed for
-     * the consumer (it reads next, below) but keeps the swap a full barrier. */
-    tvl__qnode *prev = atomic_exchange_explicit(&p->inj_tail, n, memory_order_acq_rel);
-    /* Release: pairs with the consumer's acquire load of next; the future
-     * and everything written to it before are visible to the worker. */
-    atomic_store_explicit(&prev->next, n, memory_order_release);
+    pthread_mutex_lock(&p->ovf_mu);
+    f->link = NULL;
+    if (p->ovf_tail != NULL)
+        p->ovf_tail->link = f;
+    else
+        p->ovf_head = f;
+    p->ovf_tail = f;
+    /* Seq_cst: the publication point of the parking protocol for an
+     * overflowed submission. */
+    atomic_fetch_add_explicit(&p->ovf_count, 1, memory_order_seq_cst);
+    pthread_mutex_unlock(&p->ovf_mu);
 }
 
 static void inj_push(tvl_pool *p, tvl_future *f)
 {
-    inj_link(p, &f->qnode);
-    /* Seq_cst: the publication point of the parking protocol; pairs with the
-     * sleeper's seq_cst fence before it re-checks inj_count. */
-    atomic_fetch_add_explicit(&p->inj_count, 1, memory_order_seq_cst);
+    /* Relaxed: a first guess for the CAS. */
+    uint64_t t = atomic_load_explicit(&p->inj_tail, memory_order_relaxed);
+    for (;;) {
+        /* Acquire: pairs with the consumer's release store of head, so the
+         * slots it emptied are seen empty before we refill them. */
+        uint64_t h = atomic_load_explicit(&p->inj_head, memory_order_acquire);
+        if (t - h >= INJ_SIZE) {
+            ovf_push(p, f);
+            return;
+        }
+        /* Seq_cst: the publication point of the parking protocol (a
+         * sleeper that sees tail != head does not sleep, and waits for the
+         * slot to be filled). */
+        if (atomic_compare_exchange_weak_explicit(&p->inj_tail, &t, t + 1, memory_order_seq_cst,
+                                                  memory_order_relaxed))
+            break;
+    }
+    /* Release: pairs with the consumer's acquire load of the slot; the
+     * future and everything written to it before are visible to it. */
+    atomic_store_explicit(&p->inj_ring[t & (INJ_SIZE - 1)], f, memory_order_release);
 }
 
-/* Pops one future; the caller holds inj_lock (or is the last thread). NULL
- * when empty, or when a producer is between its swap and its link. */
-static tvl_future *inj_pop_locked(tvl_pool *p)
+/* Takes up to `want` futures; the caller holds inj_lock (or is the only
+ * thread left). Stops early at a slot a producer has claimed but not
+ * filled yet. */
+static int inj_take_locked(tvl_pool *p, tvl_future **out, int want, int share)
 {
-    tvl__qnode *head = p->inj_head;
-    /* Acquire: pairs with the release link store in inj_link(). */
-    tvl__qnode *next = atomic_load_explicit(&head->next, memory_order_acquire);
-    if (head == &p->inj_stub) {
-        if (next == NULL)
-            return NULL;
-        p->inj_head = head = next;
-        next = atomic_load_explicit(&head->next, memory_order_acquire);
+    /* Relaxed: head is written only under inj_lock, which we hold. The
+     * consumer never reads tail: a filled slot is non-NULL (we empty each
+     * slot before head moves past it, and producers fill a slot only once
+     * head is less than a lap behind), so reading tail would only pull the
+     * producers' line away from them. */
+    uint64_t h = atomic_load_explicit(&p->inj_head, memory_order_relaxed);
+    int filled = 0;
+    while (filled < want) {
+        /* Relaxed: counting only; the slots we take are re-read below. */
+        if (atomic_load_explicit(&p->inj_ring[(h + (uint64_t)filled) & (INJ_SIZE - 1)],
+                                 memory_order_relaxed) == NULL)
+            break; /* empty, or claimed and not filled yet */
+        filled++;
     }
-    if (next == NULL) {
-        /* head may be the last node: put the stub behind it so it can go. */
-        /* Acquire: pairs with the producers' swap of the tail. */
-        if (head != atomic_load_explicit(&p->inj_tail, memory_order_acquire))
-            return NULL; /* a producer is linking behind head: try later */
-        inj_link(p, &p->inj_stub);
-        next = atomic_load_explicit(&head->next, memory_order_acquire);
-        if (next == NULL)
-            return NULL;
+    int take = filled / share;
+    if (take < 1)
+        take = filled < 1 ? 0 : 1;
+    int n = 0;
+    while (n < take) {
+        _Atomic(tvl_future *) *slot = &p->inj_ring[(h + (uint64_t)n) & (INJ_SIZE - 1)];
+        /* Acquire: pairs with the release store of the slot in inj_push(). */
+        tvl_future *f = atomic_load_explicit(slot, memory_order_acquire);
+        if (f == NULL)
+            break; /* cannot happen: only producers fill, only we empty */
+        atomic_store_explicit(slot, NULL, memory_order_relaxed); /* published by head below */
+        out[n++] = f;
     }
-    p->inj_head = next;
-    return (tvl_future *)((char *)head - offsetof(tvl_future, qnode));
+    if (n > 0)
+        /* Release: pairs with the producers' acquire load of head. */
+        atomic_store_explicit(&p->inj_head, h + (uint64_t)n, memory_order_release);
+    if (n == 0 && atomic_load_explicit(&p->ovf_count, memory_order_relaxed) > 0) {
+        pthread_mutex_lock(&p->ovf_mu);
+        while (n < want && p->ovf_head != NULL) {
+            tvl_future *f = p->ovf_head;
+            p->ovf_head = f->link;
+            if (p->ovf_head == NULL)
+                p->ovf_tail = NULL;
+            out[n++] = f;
+        }
+        atomic_fetch_sub_explicit(&p->ovf_count, n, memory_order_relaxed);
+        pthread_mutex_unlock(&p->ovf_mu);
+    }
+    return n;
 }
 
 static bool inj_trylock(tvl_pool *p)
@@ -216,10 +271,13 @@ static void inj_unlock(tvl_pool *p)
     atomic_store_explicit(&p->inj_lock, false, memory_order_release);
 }
 
+/* Queued in the injection queue now (a hint). */
 static int64_t inj_count(tvl_pool *p)
 {
-    /* Relaxed: a hint; the parking protocol re-reads it after a fence. */
-    int64_t n = atomic_load_explicit(&p->inj_count, memory_order_relaxed);
+    /* Relaxed: a hint; the parking protocol re-reads after a fence. */
+    uint64_t t = atomic_load_explicit(&p->inj_tail, memory_order_relaxed);
+    uint64_t h = atomic_load_explicit(&p->inj_head, memory_order_relaxed);
+    int64_t n = (int64_t)(t - h) + atomic_load_explicit(&p->ovf_count, memory_order_relaxed);
     return n > 0 ? n : 0;
 }
 
@@ -227,47 +285,45 @@ static int64_t inj_count(tvl_pool *p)
 
 static void notify(tvl_pool *p);
 
-/* Takes a batch from the injection queue: returns the first, pushes the rest
- * on w's deque (in queue order for w, so thieves take the newest). */
+/* Takes a batch from the injection queue: returns the first and keeps the
+ * rest in w->local. */
+static bool inj_peek(tvl_pool *p)
+{
+    /* Relaxed: a hint; inj_take_locked() reads the slot again with acquire. */
+    uint64_t h = atomic_load_explicit(&p->inj_head, memory_order_relaxed);
+    return atomic_load_explicit(&p->inj_ring[h & (INJ_SIZE - 1)], memory_order_relaxed) != NULL ||
+           atomic_load_explicit(&p->ovf_count, memory_order_relaxed) > 0;
+}
+
 static tvl_future *take_batch(tvl__worker *w)
 {
     tvl_pool *p = w->pool;
-    int64_t avail = inj_count(p);
-    if (avail == 0 || !inj_trylock(p))
+    if (!inj_peek(p) || !inj_trylock(p))
         return NULL;
+    /* A share of what is queued: filled slots seen / (live + 1), so that
+     * other workers find work too (a local batch cannot be stolen). Sized
+     * from the slots themselves, never from tail, the producers' line. */
     int live = atomic_load_explicit(&p->live, memory_order_relaxed);
-    int64_t want = avail / (live + 1);
-    if (want < 1)
-        want = 1;
-    if (want > MAX_BATCH)
-        want = MAX_BATCH;
-    tvl_future *batch[MAX_BATCH];
-    int64_t n = 0;
-    while (n < want && (batch[n] = inj_pop_locked(p)) != NULL)
-        n++;
+    int n = inj_take_locked(p, w->local, MAX_BATCH, live + 1);
     inj_unlock(p);
     if (n == 0)
         return NULL;
-    /* Relaxed: the count is only a hint; the items were handed over by the
-     * queue's own acquire/release. */
-    atomic_fetch_sub_explicit(&p->inj_count, n, memory_order_relaxed);
-    int64_t pushed = 0;
-    for (int64_t i = n - 1; i >= 1; i--) {
-        if (tvl__deque_owner_push(&w->dq, batch[i]) < 0) {
-            /* Out of memory growing the deque: give the rest back. */
-            for (int64_t j = 1; j <= i; j++)
-                inj_push(p, batch[j]);
-            break;
-        }
-        pushed++;
-    }
-    if (pushed > 0) {
-        /* Seq_cst fence: publication point for the pushes above (see the
-         * parking protocol at the top). */
-        atomic_thread_fence(memory_order_seq_cst);
-        notify(p);
-    }
-    return batch[0];
+    for (int i = 0; i < n; i++) /* overlap the misses on the futures */
+        __builtin_prefetch(w->local[i], 1, 3);
+    w->nlocal = n;
+    w->ilocal = 1;
+    return w->local[0];
+}
+
+/* Moves the rest of the local batch to the deque, where thieves see it. */
+static void spill_local(tvl__worker *w)
+{
+    if (w->ilocal >= w->nlocal)
+        return;
+    for (int i = w->nlocal - 1; i >= w->ilocal; i--) /* popped back in order */
+        if (tvl__deque_owner_push(&w->dq, w->local[i]) < 0)
+            inj_push(w->pool, w->local[i]);
+    w->nlocal = w->ilocal = 0;
 }
 
 static tvl_future *steal_round(tvl__worker *w)
@@ -301,10 +357,13 @@ static tvl_future *steal_round(tvl__worker *w)
     return NULL;
 }
 
-/* One look for work: own deque, then the injection queue, then a steal. */
+/* One look for work: own deque (children first), the local batch, the
+ * injection queue, then a steal. */
 static tvl_future *find_task(tvl__worker *w)
 {
     tvl_future *f = tvl__deque_owner_pop(&w->dq);
+    if (f == NULL && w->ilocal < w->nlocal)
+        return w->local[w->ilocal++];
     if (f == NULL)
         f = take_batch(w);
     if (f == NULL)
@@ -316,7 +375,9 @@ static tvl_future *find_task(tvl__worker *w)
  * loads: the caller has just executed a seq_cst fence. */
 static bool work_visible(tvl_pool *p)
 {
-    if (atomic_load_explicit(&p->inj_count, memory_order_relaxed) > 0)
+    if (atomic_load_explicit(&p->inj_tail, memory_order_relaxed) !=
+            atomic_load_explicit(&p->inj_head, memory_order_relaxed) ||
+        atomic_load_explicit(&p->ovf_count, memory_order_relaxed) > 0)
         return true;
     unsigned n = atomic_load_explicit(&p->nslots, memory_order_acquire);
     for (unsigned i = 0; i < n; i++) {
@@ -434,8 +495,7 @@ static tvl__worker *worker_new(tvl_pool *p)
  * ceiling, shutting down, or the system refused) or -ENOMEM. */
 static int spawn_worker(tvl_pool *p, bool spare)
 {
-    if (p->zombies != NULL) /* racy peek; join_zombies() re-reads under mu */
-        join_zombies(p);
+    join_zombies(p); /* retired spares: their threads are gone or going */
     zombie *zn = malloc(sizeof *zn);
     if (zn == NULL)
         return -ENOMEM;
@@ -646,6 +706,7 @@ static park_result park(tvl__worker *w, tvl__wait *wt, int64_t deadline_ns, park
     bool timed_out = false;
     if (!ready && !work_visible(p) && !atomic_load_explicit(&p->exit, memory_order_relaxed)) {
         bump(&w->parks);
+        tvl__future_cache_flush(); /* do not sit on other threads' futures */
         /* Acquire: pairs with the release stores of idle_pop_locked() and
          * wake_worker(). */
         while (atomic_load_explicit(&w->park_word, memory_order_acquire) == PARK_ARMED) {
@@ -687,7 +748,9 @@ static park_result park(tvl__worker *w, tvl__wait *wt, int64_t deadline_ns, park
         /* The notifier counted us as searching on our behalf. */
         w->searching = true;
     }
-    if (leaving || retire)
+    if (retire)
+        return PARKED_RETIRED; /* w belongs to the free list now: do not touch it */
+    if (leaving)
         return PARKED_EXIT;
     if (timed_out)
         return PARKED_TIMEOUT;
@@ -813,7 +876,12 @@ static void *worker_main(void *arg)
         int64_t deadline = -1;
         if (w->spare)
             deadline = tvl__now_ns() + (int64_t)p->o.spare_idle_ms * 1000000;
-        if (park(w, NULL, deadline, PARK_IDLE) == PARKED_EXIT)
+        park_result r = park(w, NULL, deadline, PARK_IDLE);
+        if (r == PARKED_RETIRED) {
+            tls_worker = NULL;
+            return NULL;
+        }
+        if (r == PARKED_EXIT)
             break;
     }
     stop_searching(w);
@@ -892,6 +960,7 @@ void tvl_blocking_begin(void)
         return;
     tvl_pool *p = w->pool;
     w->in_blocking = true;
+    spill_local(w);
     /* Seq_cst: a publication point of the parking protocol too (our deque
      * may hold work only we would have run); pairs with the sleepers' fence. */
     atomic_fetch_add_explicit(&p->blocked, 1, memory_order_seq_cst);
@@ -938,7 +1007,7 @@ int tvl_pool_submit(tvl_pool *pool, tvl_task_fn fn, void *arg, tvl_future **out)
          * a push (the push itself is a release store). */
         atomic_thread_fence(memory_order_seq_cst);
     } else {
-        inj_push(pool, f); /* its seq_cst RMW is the publication point */
+        inj_push(pool, f); /* its seq_cst CAS is the publication point */
     }
     notify(pool);
     if (out != NULL)
@@ -1047,11 +1116,20 @@ int tvl_pool_create(const tvl_pool_options *opts, tvl_pool **out)
         free(p);
         return -ENOMEM;
     }
+    p->inj_ring = calloc(INJ_SIZE, sizeof *p->inj_ring);
+    if (p->inj_ring == NULL) {
+        free(p->slots);
+        free(p);
+        return -ENOMEM;
+    }
     for (unsigned i = 0; i < p->cap; i++)
         atomic_init(&p->slots[i], NULL);
-    atomic_init(&p->inj_stub.next, NULL);
-    atomic_init(&p->inj_tail, &p->inj_stub);
-    p->inj_head = &p->inj_stub;
+    for (unsigned i = 0; i < INJ_SIZE; i++)
+        atomic_init(&p->inj_ring[i], NULL);
+    atomic_init(&p->inj_tail, 0);
+    atomic_init(&p->inj_head, 0);
+    atomic_init(&p->ovf_count, 0);
+    pthread_mutex_init(&p->ovf_mu, NULL);
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->hooks_mu, NULL);
     for (unsigned i = 0; i < o.workers; i++) {
@@ -1106,10 +1184,12 @@ void tvl_pool_destroy(tvl_pool *pool, tvl_shutdown mode)
     join_zombies(p); /* none expected; cheap */
 
     /* Tasks an external thread submitted while we decided to exit. */
-    tvl_future *f;
-    while ((f = inj_pop_locked(p)) != NULL) {
-        tvl_future_abandon(f);
-        tvl_future_unref(f);
+    tvl_future *left[MAX_BATCH];
+    for (int k; (k = inj_take_locked(p, left, MAX_BATCH, 1)) > 0;) {
+        for (int i = 0; i < k; i++) {
+            tvl_future_abandon(left[i]);
+            tvl_future_unref(left[i]);
+        }
     }
     for (unsigned i = 0; i < n; i++) {
         tvl__worker *w = atomic_load_explicit(&p->slots[i], memory_order_relaxed);
@@ -1119,6 +1199,8 @@ void tvl_pool_destroy(tvl_pool *pool, tvl_shutdown mode)
     }
     pthread_mutex_destroy(&p->mu);
     pthread_mutex_destroy(&p->hooks_mu);
+    pthread_mutex_destroy(&p->ovf_mu);
+    free(p->inj_ring);
     free(p->slots);
     free(p);
 }
