@@ -257,10 +257,13 @@ def plot_sweep_metric(res, out, footer, written, name, title, ylabel, value,
             xs = [p[0] for p in pts]
             ys = [value(p[1]) for p in pts]
             ax.plot(xs, ys, ls, color=color, label=label, linewidth=1.4)
-            for x, y, p in zip(xs, ys, pts):
-                ax.plot([x], [y], marker, color=color,
-                        markerfacecolor="white" if p[2] else color, markersize=6)
-                any_hollow |= p[2]
+            full = [(x, y) for x, y, p in zip(xs, ys, pts) if not p[2]]
+            hollow = [(x, y) for x, y, p in zip(xs, ys, pts) if p[2]]
+            for group, face in ((full, color), (hollow, "white")):
+                if group:
+                    ax.plot([g[0] for g in group], [g[1] for g in group], marker, color=color,
+                            markerfacecolor=face, markersize=6, linestyle="")
+            any_hollow |= bool(hollow)
             if waves and v.startswith("threads-fixed") and all_n:
                 w = int(v[len("threads-fixed"):])
                 ax.plot(all_n, [math.ceil(n / w) * delay_ms / 1000 for n in all_n], ":",
@@ -337,11 +340,14 @@ def lanes_of(record):
 
 def draw_gantt(ax, record, color, show_xlabel):
     lanes, kind, nlanes = lanes_of(record)
-    for r, lane in zip(record["requests"], lanes):
-        if r["start_s"] <= 0 and r["end_s"] <= 0:
-            continue  # never started
-        ax.barh(lane, max(r["end_s"] - r["start_s"], 1e-4), left=r["start_s"], height=0.7,
-                color="#bbbbbb" if r.get("error") else color, edgecolor="black", linewidth=0.3)
+    started = [(r, lane) for r, lane in zip(record["requests"], lanes)
+               if r["start_s"] > 0 or r["end_s"] > 0]  # never started: no bar
+    if started:
+        ax.barh([lane for _, lane in started],
+                [max(r["end_s"] - r["start_s"], 1e-4) for r, _ in started],
+                left=[r["start_s"] for r, _ in started], height=0.7,
+                color=["#bbbbbb" if r.get("error") else color for r, _ in started],
+                edgecolor="black", linewidth=0.3 if len(started) < 500 else 0)
     ax.axvline(record["wall_s"], color="black", linewidth=0.8, linestyle=":")
     ax.set_ylim(-0.6, max(nlanes, 1) - 0.4)
     ax.invert_yaxis()
