@@ -243,17 +243,25 @@ def plot_sweep_metric(res, out, footer, written, name, title, ylabel, value,
     fig, axes = plt.subplots(1, len(patterns), figsize=(6.2 * len(patterns), 5.4),
                              sharey=True, squeeze=False)
     any_hollow = False
-    all_n = sorted({r["n"] for r in runs if r.get("n")})
+    all_n = sorted({r["n"] for r in runs if r.get("n") and res.records(r)})
     for ax, pattern in zip(axes[0], patterns):
         missing = []
         for v in variants:
             label, color, marker, ls = VARIANT_STYLE[v]
             pts = sweep_points(res, v, pattern)
-            for r in res.find(phase="sweep", variant=v, pattern=pattern):
-                if r.get("status") == "skipped" or (r.get("status") == "failed"
-                                                    and not res.records(r)):
-                    missing.append(f"{v} N={r['n']}: "
-                                   + ("skipped" if r["status"] == "skipped" else "failed"))
+            # Points not run, by variant; QUICK's cut at N = 1000 is by
+            # design and not listed.
+            gone = [r for r in res.find(phase="sweep", variant=v, pattern=pattern)
+                    if (r.get("status") == "skipped" and
+                        not (r.get("reason") or "").startswith("QUICK"))
+                    or (r.get("status") == "failed" and not res.records(r))]
+            if gone and not pts:
+                missing.append(f"{v}: not run ({gone[0].get('reason')})"[:70])
+            elif gone:
+                missing.append(f"{v}: N = " + ", ".join(
+                    f"{r['n']}{' failed' if r['status'] == 'failed' else ''}" for r in gone))
+            if not pts:
+                continue
             xs = [p[0] for p in pts]
             ys = [value(p[1]) for p in pts]
             ax.plot(xs, ys, ls, color=color, label=label, linewidth=1.4)
@@ -275,8 +283,8 @@ def plot_sweep_metric(res, out, footer, written, name, title, ylabel, value,
             ax.plot([], [], "k:", linewidth=1, label="waves of a fixed pool of W: ⌈N/W⌉ × delay")
         if missing:
             shown = missing if len(missing) <= 8 else missing[:7] + [f"... {len(missing) - 7} more"]
-            ax.text(0.99, 0.99, "not run (see index.json):\n" + "\n".join(shown),
-                    transform=ax.transAxes, ha="right", va="top", fontsize=6, color="#444444",
+            ax.text(0.01, 0.99, "not run (reasons in results/index.json):\n" + "\n".join(shown),
+                    transform=ax.transAxes, ha="left", va="top", fontsize=6, color="#444444",
                     bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "#cccccc"})
         ax.set_xscale("log")
         if logy:
