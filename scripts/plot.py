@@ -417,7 +417,7 @@ def plot_gantt_waves(res, out, footer, written):
         ax.set_title(f"{name}: {r['wall_s']:.3f} s", fontsize=8, loc="left")
     delay = res.index.get("profile", {}).get("sweep_delay_ms", 200)
     fig.suptitle(f"Waves: N = {run['n']} requests of {delay} ms, pattern {run['pattern']}, "
-                 f"on 2 blocking workers vs one event loop", fontsize=10)
+                 "on 2 blocking workers" + (" vs one event loop" if comp else ""), fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
     save(fig, out, "gantt-waves-fixed2", footer, written)
 
