@@ -28,6 +28,7 @@ DESTDIR  ?=
 PYTHON   ?= /usr/bin/python3
 PKG_CONFIG ?= pkg-config
 V        ?= 0
+QUICK    ?= 0
 
 # Each build variant gets its own tree so that switching never mixes objects.
 comma := ,
@@ -134,7 +135,8 @@ endif
 # Generated suite tables are intermediates; keep them.
 .SECONDARY: $(foreach g,$(TEST_GROUPS),$(B)/gen/suites-$(g).c)
 
-.PHONY: all test test-run check-deps clean install uninstall bench plot help fuzz fuzz-run
+.PHONY: all test test-run test-scripts check-deps clean install uninstall bench plot help \
+        fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(LIBTVL) $(PROGRAMS) $(B)/tvl.pc
@@ -142,7 +144,10 @@ all: $(LIBTVL) $(PROGRAMS) $(B)/tvl.pc
 help:
 	@echo "make [all]            build libtvl, the delay server and both benchmark binaries into $(B)/"
 	@echo "make test             check dependencies, build and run every CUnit runner"
-	@echo "make bench            run the benchmark sweep and draw the plots"
+	@echo "make bench [QUICK=1]  run the benchmark sweep into results/ and draw the plots"
+	@echo "make plot             redraw results/figures/ from results/ without running anything"
+	@echo "make test-scripts     test the Python side (sweep plan, asyncio reference, plots, validator)"
+	@echo "make fuzz             libFuzzer on the CLI, URL-file and HTTP request parsers (FUZZ_SECONDS=30)"
 	@echo "make install          install headers, libtvl.a and tvl.pc under DESTDIR/PREFIX"
 	@echo "variables: CC CFLAGS LDFLAGS SANITIZE=thread|address,undefined PREFIX DESTDIR V=1 PYTHON"
 
@@ -237,15 +242,37 @@ $(B)/test-rt-loop: $(RT_TEST_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(LIBTVL)
 
 # --- test, bench --------------------------------------------------------------
 check-deps:
-	$(Q)scripts/check-deps.sh build
+	$(Q)scripts/check-deps.sh build bench
 
 # The dependency check runs first, in its own make, so that a fresh machine
 # gets its packages before pkg-config is consulted.
 test: check-deps
 	$(Q)$(MAKE) --no-print-directory test-run
 
+# The scripts' tests draw plots: they need matplotlib, which check-deps
+# installs (group bench); without it they are skipped, not failed.
 test-run: all $(TEST_BINS)
 	$(Q)B=$(B) scripts/run-tests.sh $(TEST_BINS)
+	$(Q)if $(PYTHON) -c 'import matplotlib' >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory test-scripts; \
+	else \
+	  echo "test-scripts: skipped: $(PYTHON) cannot import matplotlib (scripts/check-deps.sh bench)"; \
+	fi
+
+test-scripts:
+	$(Q)$(PYTHON) tests/scripts/test_scripts.py
+
+# The sweep runs the binaries of the default build; missing aiohttp only
+# skips the asyncio reference (bench.py says so). Plots are drawn before the
+# results are validated, so that a schema problem does not hide them.
+bench: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(PYTHON) scripts/bench.py --build $(B) --python $(PYTHON) $(if $(filter 1,$(QUICK)),--quick)
+	$(Q)$(PYTHON) scripts/plot.py
+	$(Q)$(PYTHON) scripts/validate_results.py results
+
+plot:
+	$(Q)$(PYTHON) scripts/plot.py
 
 # --- fuzzing (libFuzzer; clang) ---------------------------------------------
 # `make fuzz` rebuilds everything with clang in its own variant tree, with
