@@ -111,6 +111,9 @@ endif
 ifneq ($(wildcard src/programs/fiber_bench.c),)
 PROGRAMS += $(B)/fiber-bench
 endif
+ifneq ($(wildcard src/programs/bare_threads.c),)
+PROGRAMS += $(B)/bare-threads
+endif
 ifneq ($(wildcard src/programs/pool_bench.c),)
 PROGRAMS += $(B)/pool-bench
 endif
@@ -184,6 +187,11 @@ $(B)/bench-threads: $(O)/src/programs/bench.o $(RT_OBJ) $(THREADS_OBJ) $(SERVER_
 $(B)/bench-loop: $(O)/src/programs/bench.o $(RT_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(SERVER_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(NET_LIBS) -lm -o $@
+
+# The baseline: bare pthreads with blocking curl_easy_perform, no runtime.
+$(B)/bare-threads: $(O)/src/programs/bare_threads.o
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CURL_LIBS) -o $@
 
 $(B)/fiber-bench: $(O)/src/programs/fiber_bench.o $(FIBER_OBJ) $(LIBTVL)
 	$(say) LD $@
