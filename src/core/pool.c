@@ -539,8 +539,8 @@ static int spawn_worker(tvl_pool *p, bool spare)
     atomic_store_explicit(&p->live, live + 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&p->starting, 1, memory_order_seq_cst);
     atomic_fetch_add_explicit(&p->threads_started, 1, memory_order_relaxed);
-    if ((uint64_t)(live + 1) > atomic_load_explicit(&p->peak_threads, memory_order_relaxed))
-        atomic_store_explicit(&p->peak_threads, (uint64_t)(live + 1), memory_order_relaxed);
+    if ((uint64_t)live + 1 > atomic_load_explicit(&p->peak_threads, memory_order_relaxed))
+        atomic_store_explicit(&p->peak_threads, (uint64_t)live + 1, memory_order_relaxed);
     pthread_mutex_unlock(&p->mu);
 
     pthread_attr_t attr;

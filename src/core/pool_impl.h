@@ -15,7 +15,7 @@ tvl__worker *tvl__worker_self(void);
 /* A helping wait on a worker: runs other tasks until w is ready or the
  * absolute CLOCK_MONOTONIC deadline (negative: none) passes. Returns 0 or
  * -ETIMEDOUT. */
-int tvl__pool_help_wait(tvl__worker *self, tvl__wait *w, int64_t deadline_ns);
+int tvl__pool_help_wait(tvl__worker *w, tvl__wait *wt, int64_t deadline_ns);
 
 /* True once the pool is being destroyed in TVL_SHUTDOWN_CANCEL mode. */
 bool tvl__pool_cancelling(const tvl_pool *pool);

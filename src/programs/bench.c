@@ -173,6 +173,12 @@ int main(int argc, char **argv)
     tvl_report *report = tvl_report_create(&cli);
     if (job.items == NULL || job.tasks == NULL || report == NULL) {
         fprintf(stderr, "%s: out of memory for %zu items\n", program_name, n);
+        free(job.items);
+        free(job.tasks);
+        tvl_report_destroy(report);
+        tvl_rt_shutdown();
+        target_free(&tgt);
+        tvl_cli_free(&cli);
         return 1;
     }
     for (size_t i = 0; i < n; i++) {

@@ -83,10 +83,10 @@ static int parse_ready(tvl_delay_server *s, char *line)
     *pid = '\0';
     if (strlen(url) >= sizeof s->url || strlen(ca) >= sizeof s->ca_file)
         return -EPROTO;
-    strcpy(s->url, url);
+    snprintf(s->url, sizeof s->url, "%s", url); /* lengths checked above */
     if (strcmp(ca, "-") != 0) {
-        strcpy(s->ca_file, ca);
-        strcpy(s->ca_dir, ca);
+        snprintf(s->ca_file, sizeof s->ca_file, "%s", ca);
+        snprintf(s->ca_dir, sizeof s->ca_dir, "%s", ca);
         char *slash = strrchr(s->ca_dir, '/');
         if (slash == NULL)
             return -EPROTO;

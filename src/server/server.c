@@ -368,9 +368,10 @@ static bool build_response(tvl__ds *s, conn *c, const response *r)
     char *out = malloc(total);
     if (out == NULL)
         return false;
-    memcpy(out, head, (size_t)n);
+    /* Bytes for the socket, not C strings: no terminator wanted. */
+    memcpy(out, head, (size_t)n); /* NOLINT(bugprone-not-null-terminated-result) */
     if (send_text)
-        memcpy(out + n, text, tlen);
+        memcpy(out + n, text, tlen); /* NOLINT(bugprone-not-null-terminated-result) */
     free(c->out);
     c->out = out;
     c->out_len = (uint32_t)total;

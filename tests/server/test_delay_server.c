@@ -336,7 +336,7 @@ static int run_program(const char *const *args, char *out, size_t outlen, char *
         dup2(po[1], 1);
         dup2(pe[1], 2);
         const char *argv[16] = {prog};
-        for (int i = 0; args[i] && i < 14; i++)
+        for (int i = 0; i < 14 && args[i]; i++)
             argv[i + 1] = args[i];
         execv(prog, (char *const *)argv);
         _exit(127);
