@@ -35,6 +35,16 @@ static void raise_fd_limit(void)
     }
 }
 
+/* Transfers in flight that the open-file limit allows: each holds a socket
+ * (the embedded server runs in another process, with its own limit). */
+static unsigned transfer_budget(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return 100000;
+    return rl.rlim_cur > 256 ? (unsigned)(rl.rlim_cur - 128) : 64;
+}
+
 static void print_version(void)
 {
     printf("%s (tvl %s, %s runtime)\n", program_name, TVL_VERSION_STRING, tvl_rt_backend());
@@ -141,6 +151,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", program_name, err);
         return rc == TVL_E_USAGE || rc == -ENOENT || rc == -EACCES || rc == -EISDIR ? 2 : 1;
     }
+    size_t n = cli.n;
+    if (n == 0)
+        n = cli.workload == TVL_WORKLOAD_SLEEP ? 4 : tgt.urls.n;
+    unsigned budget = transfer_budget();
+    if (cli.workload == TVL_WORKLOAD_HTTP && n > budget &&
+        (cli.connections == 0 || cli.connections > budget)) {
+        /* Degrade by queueing rather than fail with EMFILE half-way. */
+        fprintf(stderr,
+                "%s: -n %zu is more than the open-file limit lets run at once; at most %u "
+                "transfers will be in flight and the rest will queue (raise ulimit -n to "
+                "avoid this)\n",
+                program_name, n, budget);
+        cli.connections = budget;
+    }
+
     tvl_rt_options ro = {
         .threads = cli.threads,
         .max_threads = cli.max_threads,
@@ -160,9 +185,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: warning: --insecure: TLS certificates are NOT verified\n",
                 program_name);
 
-    size_t n = cli.n;
-    if (n == 0)
-        n = cli.workload == TVL_WORKLOAD_SLEEP ? 4 : tgt.urls.n;
     tvl_output output = {
         .quiet = cli.quiet,
         .color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL,

@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 
 static tvl_pool *pool;
 /* Counts are read by the harness between patterns; relaxed is enough,
@@ -34,6 +35,21 @@ int tvl_rt_init(const tvl_rt_options *opts, char *errbuf, size_t errlen)
         po.max_threads = opts->max_threads;
         if (po.workers == 0 || po.workers > po.max_threads)
             po.workers = po.max_threads < 2 ? po.max_threads : 2;
+    }
+    /* Each thread keeps its own easy handle, and so its own kept-alive
+     * connection plus the socketpair libcurl's internal multi handle uses
+     * for wake-ups: three descriptors a thread. More threads than the
+     * open-file limit allows would fail with EMFILE; capped, the extra
+     * tasks queue instead. */
+    struct rlimit rl;
+    if (!po.fixed && getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        rl.rlim_cur > 256) {
+        unsigned budget = (unsigned)(rl.rlim_cur - 128) / 3;
+        unsigned ceiling = po.max_threads ? po.max_threads : TVL_POOL_DEFAULT_MAX_THREADS;
+        if (ceiling > budget)
+            po.max_threads = budget;
+        if (po.workers > po.max_threads && po.max_threads > 0)
+            po.workers = po.max_threads;
     }
     int rc = tvl_pool_create(&po, &pool);
     if (rc != 0) {

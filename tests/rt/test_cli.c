@@ -2,13 +2,10 @@
  * this runtime ending bad input with exit 2 and one clear line. */
 #include "bench/cli.h"
 #include "bench/urlfile.h"
+#include "bench_proc.h"
 #include "rt_test.h"
 
-#include <limits.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <fcntl.h>
-#include <unistd.h>
 
 static int parse(tvl_cli *cli, char *err, size_t errlen, const char *const *args)
 {
@@ -111,46 +108,6 @@ static void url_lists_skip_comments_and_name_the_bad_line(void)
     tvl_url_list_free(&list);
 }
 
-/* Runs this runtime's bench binary with args; returns its exit status and
- * its stderr in err. */
-static int run_bench(const char *const *args, char *err, size_t errlen)
-{
-    char self[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 64);
-    CU_ASSERT_FATAL(len > 0);
-    self[len] = '\0';
-    char *slash = strrchr(self, '/');
-    snprintf(slash + 1, 64, "bench-%s", tvl_rt_backend());
-    int pipefd[2];
-    CU_ASSERT_FATAL(pipe(pipefd) == 0);
-    pid_t pid = fork();
-    CU_ASSERT_FATAL(pid >= 0);
-    if (pid == 0) {
-        dup2(pipefd[1], STDERR_FILENO);
-        int devnull = open("/dev/null", O_WRONLY);
-        dup2(devnull, STDOUT_FILENO);
-        close(pipefd[0]);
-        char *argv[32];
-        int argc = 0;
-        argv[argc++] = self;
-        for (; args[argc - 1] != NULL && argc < 31; argc++)
-            argv[argc] = (char *)args[argc - 1];
-        argv[argc] = NULL;
-        execv(self, argv);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    size_t got = 0;
-    ssize_t r;
-    while (got + 1 < errlen && (r = read(pipefd[0], err + got, errlen - 1 - got)) > 0)
-        got += (size_t)r;
-    err[got] = '\0';
-    close(pipefd[0]);
-    int status;
-    waitpid(pid, &status, 0);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-}
-
 static void binary_exits_2_with_one_line_on_usage_errors(void)
 {
     const char *const *cases[] = {
@@ -160,14 +117,14 @@ static void binary_exits_2_with_one_line_on_usage_errors(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[1024];
-        CU_ASSERT_EQUAL(run_bench(cases[i], err, sizeof err), 2);
+        CU_ASSERT_EQUAL(bench_run(cases[i], err, sizeof err), 2);
         char *nl = strchr(err, '\n');
         CU_ASSERT(nl != NULL && nl[1] == '\0'); /* exactly one line */
         CU_ASSERT(strlen(err) > 20);
     }
     char err[4096];
-    CU_ASSERT_EQUAL(run_bench(ARGS("--help"), err, sizeof err), 0);
-    CU_ASSERT_EQUAL(run_bench(ARGS("--version"), err, sizeof err), 0);
+    CU_ASSERT_EQUAL(bench_run(ARGS("--help"), err, sizeof err), 0);
+    CU_ASSERT_EQUAL(bench_run(ARGS("--version"), err, sizeof err), 0);
 }
 
 void test_cli_register(void)
