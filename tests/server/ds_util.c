@@ -102,7 +102,13 @@ void ds_get(CURL *h, const tvl_delay_server *s, const char *path, const char *ca
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &f->status);
     curl_easy_getinfo(h, CURLINFO_TOTAL_TIME, &f->total_s);
     curl_easy_getinfo(h, CURLINFO_STARTTRANSFER_TIME, &f->ttfb_s);
-    curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME, &f->pretransfer_s);
+    /* The request is sent after the connection (and the TLS handshake) is
+     * up; curl may stamp PRETRANSFER only after sending it, so the wait is
+     * measured from the handshake, which is certainly before. */
+    double connect_s = 0, appconnect_s = 0;
+    curl_easy_getinfo(h, CURLINFO_CONNECT_TIME, &connect_s);
+    curl_easy_getinfo(h, CURLINFO_APPCONNECT_TIME, &appconnect_s);
+    f->pretransfer_s = appconnect_s > connect_s ? appconnect_s : connect_s;
     curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &f->num_connects);
     if (f->body_len >= sizeof f->body)
         f->body[sizeof f->body - 1] = '\0';

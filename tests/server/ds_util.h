@@ -26,7 +26,7 @@ typedef struct ds_fetch {
     uint64_t header_sum;    /* from X-Body-Checksum */
     long long content_length; /* -1: none */
     long long delay_us;     /* X-Delay-Us, -1: none */
-    double total_s, ttfb_s, pretransfer_s;
+    double total_s, ttfb_s, pretransfer_s; /* pretransfer: connection ready */
     long num_connects;
     char body[256];         /* the first bytes, NUL-terminated */
 } ds_fetch;
