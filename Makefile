@@ -240,6 +240,13 @@ $(B)/test-rt-threads: $(RT_TEST_OBJ) $(THREADS_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
 
+# Out-of-memory tests: our own allocations go through a hook that fails the
+# Nth one (tests/oom/alloc_fail.c); libraries' allocations are untouched.
+OOM_WRAP = -Wl,--wrap=malloc -Wl,--wrap=calloc -Wl,--wrap=realloc
+$(B)/test-oom: $(TEST_MAIN) $(O)/gen/suites-oom.o $(call objs,$(call test_src,oom)) $(RT_OBJ) $(THREADS_OBJ) $(SERVER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $(OOM_WRAP) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
+
 $(B)/test-fiber: $(TEST_MAIN) $(O)/gen/suites-fiber.o $(call objs,$(call test_src,fiber)) $(FIBER_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) -o $@
