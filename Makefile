@@ -139,7 +139,7 @@ endif
 .SECONDARY: $(foreach g,$(TEST_GROUPS),$(B)/gen/suites-$(g).c)
 
 .PHONY: all test test-run test-scripts check-deps clean install uninstall bench plot help \
-        fuzz fuzz-run lint
+        fuzz fuzz-run lint test-valgrind
 .DEFAULT_GOAL := all
 
 all: $(LIBTVL) $(PROGRAMS) $(B)/tvl.pc
@@ -273,6 +273,14 @@ test-run: all $(TEST_BINS)
 	else \
 	  echo "test-scripts: skipped: $(PYTHON) cannot import matplotlib (scripts/check-deps.sh bench)"; \
 	fi
+
+# Every CUnit runner under valgrind's memcheck: no errors, no leaks.
+VALGRIND ?= valgrind --quiet --leak-check=full --show-leak-kinds=definite,indirect \
+  --errors-for-leak-kinds=definite,indirect --error-exitcode=99
+test-valgrind: check-deps
+	$(Q)scripts/check-deps.sh valgrind
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
+	$(Q)TVL_TEST_SLOW=1 RUNNER_PREFIX="$(VALGRIND)" scripts/run-tests.sh $(TEST_BINS)
 
 test-scripts:
 	$(Q)$(PYTHON) tests/scripts/test_scripts.py

@@ -5,7 +5,8 @@ failed=0
 passed=0
 for bin in "$@"; do
     echo "== $bin"
-    if "$bin"; then
+    # RUNNER_PREFIX runs each under a tool (make test-valgrind sets it).
+    if ${RUNNER_PREFIX:-} "$bin"; then
         passed=$((passed + 1))
     else
         echo "!! $bin failed (exit $?)"
