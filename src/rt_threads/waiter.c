@@ -5,7 +5,6 @@
 #include "tvl/pool.h"
 
 #include <linux/futex.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -83,7 +82,9 @@ int tvl__waiter_wait(tvl__waiter *w, int64_t deadline_ns, bool cancellable)
 int tvl_sleep(int64_t ns)
 {
     if (ns <= 0) {
-        sched_yield();
+        /* asyncio.sleep(0) yields to the loop so other tasks run; a thread
+         * has nothing to yield to (the kernel runs the others), and a
+         * sched_yield() on a busy machine costs milliseconds. */
         tvl_future *self = tvl_current();
         return self != NULL && tvl_future_cancel_requested(self) ? -ECANCELED : 0;
     }
