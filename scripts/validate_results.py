@@ -102,6 +102,9 @@ class Checker:
             self.number(where, r, k, 0)
         for k in ("max_rss_kib", "threads_started", "peak_threads", "ok", "failed", "bytes"):
             self.integer(where, r, k, 0)
+        for k in ("ctx_switches_voluntary", "ctx_switches_involuntary"):
+            if k in r:
+                self.integer(where, r, k, 0)
         self.typed(where, r, "error", (str,), nullable=True)
         backend = r.get("backend") if ok_backend else None
         workload = r.get("workload") if ok_workload else None

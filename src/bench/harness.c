@@ -101,6 +101,8 @@ void tvl_harness_run(const tvl_way *way, tvl_job *job, unsigned repeat, tvl_way_
     run->cpu_user_s = tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime);
     run->cpu_sys_s = tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime);
     run->max_rss_kib = peak_rss_kib();
+    run->ctx_voluntary = ru1.ru_nvcsw - ru0.ru_nvcsw;
+    run->ctx_involuntary = ru1.ru_nivcsw - ru0.ru_nivcsw;
     run->threads_started = after.threads_started - before.threads_started;
     run->peak_threads = after.peak_threads;
     run->way_error = rc != 0 ? rc : call.way_error;

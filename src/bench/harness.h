@@ -15,6 +15,8 @@ typedef struct tvl_way_run {
     double cpu_user_s;
     double cpu_sys_s;
     long max_rss_kib;       /* peak resident set during the way */
+    long ctx_voluntary;     /* context switches (every thread): blocked */
+    long ctx_involuntary;   /* ... and preempted */
     uint64_t threads_started;
     uint64_t peak_threads;
     size_t ok;

@@ -145,10 +145,11 @@ static void json_record(FILE *f, const tvl_cli *cli, const record *rec)
     json_str(f, run->way->label);
     fprintf(f,
             ",\"repeat\":%u,\"n\":%zu,\"wall_s\":%.6f,\"cpu_user_s\":%.6f,\"cpu_sys_s\":%.6f,"
-            "\"max_rss_kib\":%ld,\"threads_started\":%llu,\"peak_threads\":%llu,"
+            "\"max_rss_kib\":%ld,\"ctx_switches_voluntary\":%ld,\"ctx_switches_involuntary\":%ld,"
+            "\"threads_started\":%llu,\"peak_threads\":%llu,"
             "\"ok\":%zu,\"failed\":%zu,\"bytes\":%llu,\"error\":",
             run->repeat, rec->n, run->wall_s, run->cpu_user_s, run->cpu_sys_s, run->max_rss_kib,
-            (unsigned long long)run->threads_started, (unsigned long long)run->peak_threads,
+            run->ctx_voluntary, run->ctx_involuntary, (unsigned long long)run->threads_started, (unsigned long long)run->peak_threads,
             run->ok, run->failed, (unsigned long long)run->bytes);
     json_str(f, run->way_error ? run->way_message : NULL);
     fprintf(f,
