@@ -77,8 +77,9 @@ RT_SRC      := $(strip $(wildcard src/rt/*.c) $(wildcard src/patterns/*.c) $(wil
 THREADS_SRC := $(wildcard src/rt_threads/*.c)
 LOOP_SRC    := $(wildcard src/rt_loop/*.c)
 # The context switch is assembly where we wrote it for this CPU, ucontext
-# otherwise (fiber_switch_ucontext.c is compiled only then).
-FIBER_ASM   := $(wildcard src/fiber/switch_$(ARCH).S)
+# otherwise (switch_ucontext.c is compiled only then, or with
+# FIBER_SWITCH=ucontext; give that build its own B=..., the tree is shared).
+FIBER_ASM   := $(if $(filter ucontext,$(FIBER_SWITCH)),,$(wildcard src/fiber/switch_$(ARCH).S))
 FIBER_SRC   := $(strip $(filter-out src/fiber/switch_ucontext.c,$(wildcard src/fiber/*.c)) \
                  $(if $(FIBER_ASM),$(FIBER_ASM),$(wildcard src/fiber/switch_ucontext.c)))
 
