@@ -49,7 +49,8 @@ typedef enum tvl_future_state {
 /* A task body. `self` is the future the body completes (for the cancellation
  * token, the cancel hook and the failure message). The body returns 0 and may
  * set *result, or returns a negative error code; -ECANCELED makes the future
- * cancelled rather than failed. */
+ * cancelled rather than failed. A positive return is a bug in the body and is
+ * recorded as -EINVAL. */
 typedef int (*tvl_task_fn)(tvl_future *self, void *arg, void **result);
 
 /* Returns true when `s` is done, failed or cancelled. */
@@ -125,7 +126,9 @@ bool tvl_future_cancel_requested(const tvl_future *self);
  * cancelling thread (it should wake the blocked call: signal a condition,
  * write to a pipe...). If cancel was already requested when the hook is
  * installed, the hook is not installed and -ECANCELED is returned, so the
- * body must not block. Otherwise returns 0.
+ * body must not block. Otherwise returns 0 (-EINVAL for a NULL hook, -EBUSY if
+ * a hook is already installed). A hook the body leaves installed is cleared
+ * when the body returns.
  *
  * tvl_future_clear_cancel_hook() uninstalls it and returns only once the
  * hook is not running on any thread, so `arg` may then be freed. Both are
@@ -176,13 +179,18 @@ int tvl_future_wait(tvl_future *f);
 
 /* As tvl_future_wait(), giving up after timeout_ns nanoseconds (negative:
  * forever). Returns -ETIMEDOUT if f is not final by then (f is untouched:
- * a timeout cancels nothing), otherwise tvl_future_error(f). */
+ * a timeout cancels nothing), otherwise tvl_future_error(f). On a worker, a
+ * wait with a timeout (timeout_ns >= 0) does not help run other tasks (one
+ * could overrun the deadline by its whole length); it parks, counted as
+ * blocked so that the pool compensates. */
 int tvl_future_wait_timeout(tvl_future *f, int64_t timeout_ns);
 
 /* Waits until at least one of set[0..n) is final, sleeping (not polling)
  * in between. On success stores the lowest index of a final future in
  * *index and returns 0; returns -ETIMEDOUT after timeout_ns (negative:
- * forever), -EINVAL if n is 0. */
+ * forever), -EINVAL if n is 0, -ENOMEM if it cannot allocate its n
+ * callback nodes (only when n > 8). Costs O(n) per sleep: an as_completed
+ * loop over many futures is better written with tvl_future_on_done(). */
 int tvl_future_wait_any(tvl_future *const *set, size_t n, int64_t timeout_ns, size_t *index);
 
 #ifdef __cplusplus

@@ -59,9 +59,11 @@ int tvl_pool_create(const tvl_pool_options *opts, tvl_pool **out);
  * pool the task goes to that worker's deque (LIFO, cheap); from any other
  * thread, to the injection queue. If out is not NULL the caller receives a
  * reference to the task's future; otherwise the task is fire-and-forget.
- * Returns 0, -ENOMEM, or -ESHUTDOWN once the pool is being destroyed in
- * TVL_SHUTDOWN_CANCEL mode (in DRAIN mode, tasks submitted by running tasks
- * are still accepted and run). */
+ * Returns 0, -EINVAL (NULL pool or fn), -ENOMEM, or -ESHUTDOWN once the
+ * pool is being destroyed in TVL_SHUTDOWN_CANCEL mode (in DRAIN mode, tasks
+ * submitted by running tasks are still accepted and run). A thread that is
+ * not a worker must not submit concurrently with tvl_pool_destroy(): such a
+ * task may be accepted and then end CANCELLED without running. */
 int tvl_pool_submit(tvl_pool *pool, tvl_task_fn fn, void *arg, tvl_future **out);
 
 typedef enum tvl_shutdown {
@@ -73,7 +75,7 @@ typedef enum tvl_shutdown {
 
 /* Shuts the pool down as `mode` says, joins every thread it started and
  * frees it. NULL does nothing. Futures handed out stay valid (their owners
- * still unref them). */
+ * still unref them). Called from a worker of this pool, it aborts. */
 void tvl_pool_destroy(tvl_pool *pool, tvl_shutdown mode);
 
 /* ---- blocking regions ---------------------------------------------------- */
@@ -103,7 +105,8 @@ typedef struct tvl_pool_stats {
     uint64_t tasks_run;       /* bodies executed */
     uint64_t steals;          /* tasks taken from another worker's deque */
     uint64_t parks;           /* times a worker went to sleep */
-    uint64_t blocked_now;     /* workers inside a blocking region now */
+    uint64_t blocked_now;     /* workers inside a blocking region, or parked
+                                 in a join or timed wait, now */
 } tvl_pool_stats;
 
 /* A consistent-enough snapshot (each counter read atomically; the set is
