@@ -26,6 +26,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 /* Connections kept alive in the multi's cache. Enough for every transfer
  * of a large burst to keep its connection for the next one; each idle
@@ -43,6 +45,7 @@ static CURLM *multi;
 static CURLSH *share;
 static tvl__timer curl_timer;
 static unsigned in_flight;
+static unsigned open_sockets; /* opened by curl through us, not yet closed */
 
 static CURL **free_easy; /* the free list, as a stack */
 static size_t n_free, cap_free;
@@ -50,6 +53,25 @@ static size_t n_free, cap_free;
 unsigned tvl__http_in_flight(void)
 {
     return in_flight;
+}
+
+/* Counting sockets tells us whether the cache can hold an idle connection
+ * (see tvl__easy_perform). The callbacks stay with a connection after its
+ * easy handle is reset, so every close is counted. */
+static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)clientp, (void)purpose;
+    curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+    if (fd != CURL_SOCKET_BAD)
+        open_sockets++;
+    return fd;
+}
+
+static int close_socket(void *clientp, curl_socket_t fd)
+{
+    (void)clientp;
+    open_sockets--;
+    return close(fd);
 }
 
 /* ---- curl's callbacks ---------------------------------------------------- */
@@ -133,6 +155,7 @@ int tvl__http_multi_open(const tvl_rt_options *opts)
 {
     (void)opts;
     in_flight = 0;
+    open_sockets = 0;
     n_free = cap_free = 0;
     free_easy = NULL;
     tvl__timer_init(&curl_timer, on_curl_timeout);
@@ -204,6 +227,14 @@ CURLcode tvl__easy_perform(CURL *easy)
     curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)&t);
     if (share != NULL)
         curl_easy_setopt(easy, CURLOPT_SHARE, share);
+    curl_easy_setopt(easy, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(easy, CURLOPT_CLOSESOCKETFUNCTION, close_socket);
+    /* libcurl (7.88) looks for a reusable connection by walking every
+     * connection to the host, in use or not: O(n) per transfer, O(n^2) for a
+     * burst of n (measured: 1 s of 1.6 for 5,000 transfers). When every
+     * open socket belongs to a transfer in flight, no idle connection can be
+     * found, so skip the walk and connect. */
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT, open_sockets > in_flight ? 0L : 1L);
     CURLMcode mrc = curl_multi_add_handle(multi, easy);
     if (mrc != CURLM_OK)
         return mrc == CURLM_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_FAILED_INIT;
