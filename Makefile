@@ -28,6 +28,7 @@ DESTDIR  ?=
 PYTHON   ?= /usr/bin/python3
 PKG_CONFIG ?= pkg-config
 V        ?= 0
+QUICK    ?= 0
 
 # Each build variant gets its own tree so that switching never mixes objects.
 comma := ,
@@ -39,6 +40,10 @@ else
   B := build/san-$(subst $(comma),-,$(SANITIZE))
   SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
   HARDEN :=
+endif
+# The ucontext fallback of the fiber switch is a variant of its own too.
+ifneq ($(FIBER_SWITCH),)
+  B := $(B)-$(FIBER_SWITCH)
 endif
 
 ifeq ($(V),1)
@@ -78,7 +83,7 @@ THREADS_SRC := $(wildcard src/rt_threads/*.c)
 LOOP_SRC    := $(wildcard src/rt_loop/*.c)
 # The context switch is assembly where we wrote it for this CPU, ucontext
 # otherwise (switch_ucontext.c is compiled only then, or with
-# FIBER_SWITCH=ucontext; give that build its own B=..., the tree is shared).
+# FIBER_SWITCH=ucontext, which builds into a tree of its own).
 FIBER_ASM   := $(if $(filter ucontext,$(FIBER_SWITCH)),,$(wildcard src/fiber/switch_$(ARCH).S))
 FIBER_SRC   := $(strip $(filter-out src/fiber/switch_ucontext.c,$(wildcard src/fiber/*.c)) \
                  $(if $(FIBER_ASM),$(FIBER_ASM),$(wildcard src/fiber/switch_ucontext.c)))
@@ -106,8 +111,14 @@ endif
 ifneq ($(wildcard src/programs/fiber_bench.c),)
 PROGRAMS += $(B)/fiber-bench
 endif
+ifneq ($(wildcard src/programs/bare_threads.c),)
+PROGRAMS += $(B)/bare-threads
+endif
 ifneq ($(wildcard src/programs/pool_bench.c),)
 PROGRAMS += $(B)/pool-bench
+endif
+ifneq ($(wildcard src/programs/server_bench.c),)
+PROGRAMS += $(B)/server-bench
 endif
 
 # --- tests: tests/<group>/test_*.c -> $(B)/test-<group>[-runtime] ----------
@@ -125,9 +136,10 @@ endif
 endif
 
 # Generated suite tables are intermediates; keep them.
-.SECONDARY:
+.SECONDARY: $(foreach g,$(TEST_GROUPS),$(B)/gen/suites-$(g).c)
 
-.PHONY: all test test-run check-deps clean install uninstall bench plot help
+.PHONY: all test test-run test-scripts check-deps clean install uninstall bench plot help \
+        fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(LIBTVL) $(PROGRAMS) $(B)/tvl.pc
@@ -135,7 +147,10 @@ all: $(LIBTVL) $(PROGRAMS) $(B)/tvl.pc
 help:
 	@echo "make [all]            build libtvl, the delay server and both benchmark binaries into $(B)/"
 	@echo "make test             check dependencies, build and run every CUnit runner"
-	@echo "make bench            run the benchmark sweep and draw the plots"
+	@echo "make bench [QUICK=1]  run the benchmark sweep into results/ and draw the plots"
+	@echo "make plot             redraw results/figures/ from results/ without running anything"
+	@echo "make test-scripts     test the Python side (sweep plan, asyncio reference, plots, validator)"
+	@echo "make fuzz             libFuzzer on the CLI, URL-file and HTTP request parsers (FUZZ_SECONDS=30)"
 	@echo "make install          install headers, libtvl.a and tvl.pc under DESTDIR/PREFIX"
 	@echo "variables: CC CFLAGS LDFLAGS SANITIZE=thread|address,undefined PREFIX DESTDIR V=1 PYTHON"
 
@@ -173,9 +188,18 @@ $(B)/bench-loop: $(O)/src/programs/bench.o $(RT_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(NET_LIBS) -lm -o $@
 
+# The baseline: bare pthreads with blocking curl_easy_perform, no runtime.
+$(B)/bare-threads: $(O)/src/programs/bare_threads.o
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CURL_LIBS) -o $@
+
 $(B)/fiber-bench: $(O)/src/programs/fiber_bench.o $(FIBER_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ -o $@
+
+$(B)/server-bench: $(O)/src/programs/server_bench.o $(SERVER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(NET_LIBS) -lm -o $@
 
 # The OpenMP comparison lives in the project's own bench source; -fopenmp is
 # given to that one object only.
@@ -234,15 +258,64 @@ $(B)/test-loop: $(TEST_MAIN) $(O)/gen/suites-loop.o $(call objs,$(call test_src,
 
 # --- test, bench --------------------------------------------------------------
 check-deps:
-	$(Q)scripts/check-deps.sh build
+	$(Q)scripts/check-deps.sh build bench
 
 # The dependency check runs first, in its own make, so that a fresh machine
 # gets its packages before pkg-config is consulted.
 test: check-deps
 	$(Q)$(MAKE) --no-print-directory test-run
 
+# The scripts' tests draw plots: they need matplotlib, which check-deps
+# installs (group bench); without it they are skipped, not failed.
 test-run: all $(TEST_BINS)
 	$(Q)B=$(B) scripts/run-tests.sh $(TEST_BINS)
+	$(Q)if $(PYTHON) -c 'import matplotlib' >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory test-scripts; \
+	else \
+	  echo "test-scripts: skipped: $(PYTHON) cannot import matplotlib (scripts/check-deps.sh bench)"; \
+	fi
+
+test-scripts:
+	$(Q)$(PYTHON) tests/scripts/test_scripts.py
+
+# The sweep runs the binaries of the default build; missing aiohttp only
+# skips the asyncio reference (bench.py says so). Plots are drawn before the
+# results are validated, so that a schema problem does not hide them.
+bench: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(PYTHON) scripts/bench.py --build $(B) --python $(PYTHON) $(if $(filter 1,$(QUICK)),--quick)
+	$(Q)$(PYTHON) scripts/plot.py
+	$(Q)$(PYTHON) scripts/validate_results.py results
+
+plot:
+	$(Q)$(PYTHON) scripts/plot.py
+
+# --- fuzzing (libFuzzer; clang) ---------------------------------------------
+# `make fuzz` rebuilds everything with clang in its own variant tree, with
+# -fsanitize=fuzzer-no-link on the objects, and runs each target for
+# FUZZ_SECONDS on a copy of its committed seed corpus.
+FUZZ_SECONDS ?= 30
+FUZZ_TARGETS := $(notdir $(basename $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_BINS := $(addprefix $(B)/,$(FUZZ_TARGETS))
+FUZZ_LINK_OBJ = $(RT_OBJ) $(THREADS_OBJ) $(SERVER_OBJ) $(LIBTVL)
+.SECONDARY: $(patsubst %,$(O)/tests/fuzz/%.o,$(FUZZ_TARGETS))
+
+$(B)/fuzz_%: $(O)/tests/fuzz/fuzz_%.o $(FUZZ_LINK_OBJ)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(NET_LIBS) -lm -o $@
+
+fuzz:
+	$(Q)scripts/check-deps.sh build fuzz
+	$(Q)$(MAKE) --no-print-directory CC=clang SANITIZE=fuzzer-no-link,address,undefined fuzz-run
+
+fuzz-run: $(FUZZ_BINS)
+	$(Q)set -e; for t in $(FUZZ_TARGETS); do \
+	    name=$$(echo $$t | sed 's/^fuzz_//'); \
+	    work=$(B)/fuzz-corpus/$$name; mkdir -p $$work; \
+	    echo "== fuzz $$name for $(FUZZ_SECONDS)s"; \
+	    $(B)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+	        -max_len=4096 $$work tests/fuzz/corpus/$$name 2>&1 | tail -n 3; \
+	done
 
 # --- install -----------------------------------------------------------------
 $(B)/tvl.pc: tvl.pc.in $(B)/.flags
@@ -261,4 +334,6 @@ uninstall:
 clean:
 	rm -rf build
 
+# Header dependencies from -MMD; they are never a target themselves.
+%.d: ;
 -include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -473,6 +473,15 @@ int tvl_future_run(tvl_future *f)
     return tvl__future_execute(f, &ran);
 }
 
+/* The body running on this thread; restored on return, because a helping
+ * wait may run one body inside another. */
+static _Thread_local tvl_future *tls_current;
+
+tvl_future *tvl_future_current(void)
+{
+    return tls_current;
+}
+
 int tvl__future_execute(tvl_future *f, bool *ran)
 {
     *ran = false;
@@ -480,7 +489,10 @@ int tvl__future_execute(tvl_future *f, bool *ran)
         return -ECANCELED; /* cancelled (or abandoned) before it started */
     *ran = true;
     void *result = NULL;
+    tvl_future *outer = tls_current;
+    tls_current = f;
     int rc = f->fn(f, f->arg, &result);
+    tls_current = outer;
     if (rc > 0)
         rc = -EINVAL; /* a body must return 0 or a negative code */
     if (f->hook_used) /* the body left its hook installed */

@@ -1,0 +1,286 @@
+/* The HTTP ways against the project's delay server (a child process on a
+ * free loopback port): statuses, bodies and checksums, every failure
+ * accounted for with its reason, cancellation, timeouts, the connection
+ * limit and TLS verification. */
+#include "bench/harness.h"
+#include "rt_test.h"
+#include "tvl/delay_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static tvl_delay_server *server;      /* HTTPS, scale 0.05 */
+static tvl_delay_server *other_server; /* another CA, for verification */
+
+static int suite_init(void)
+{
+    tvl_delay_server_options o;
+    tvl_delay_server_options_init(&o);
+    o.scale = 0.05;
+    if (tvl_delay_server_spawn(&o, &server) != 0)
+        return 1;
+    tvl_delay_server_options_init(&o);
+    if (tvl_delay_server_spawn(&o, &other_server) != 0)
+        return 1;
+    return 0;
+}
+
+static int suite_clean(void)
+{
+    int a = tvl_delay_server_stop(server);
+    int b = tvl_delay_server_stop(other_server);
+    server = other_server = NULL;
+    return a != 0 || b != 0;
+}
+
+static char urls[16][256];
+
+static const char *url(int slot, const char *path)
+{
+    snprintf(urls[slot], sizeof urls[slot], "%s%s", tvl_delay_server_url(server), path);
+    return urls[slot];
+}
+
+/* A job over `paths` with the runtime already started. */
+typedef struct http_job {
+    tvl_job job;
+    tvl_item items[16];
+    tvl_future *tasks[16];
+    tvl_output quiet;
+} http_job;
+
+static void http_job_init(http_job *h, const char *const *paths, size_t n)
+{
+    memset(h, 0, sizeof *h);
+    h->quiet.quiet = true;
+    h->job = (tvl_job){.workload = TVL_WORKLOAD_HTTP, .n = n, .items = h->items,
+                       .tasks = h->tasks, .output = &h->quiet};
+    for (size_t i = 0; i < n; i++) {
+        h->items[i].job = &h->job;
+        h->items[i].index = i;
+        h->items[i].url = url((int)i, paths[i]);
+    }
+}
+
+static void start_rt(const tvl_rt_options *extra)
+{
+    tvl_rt_options o = extra ? *extra : (tvl_rt_options){0};
+    o.cacert = tvl_delay_server_ca_file(server);
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(tvl_rt_init(&o, err, sizeof err), 0);
+}
+
+static void seven_ways_fetch_the_six_sites_with_verified_bodies(void)
+{
+    start_rt(NULL);
+    const char *paths[TVL_DELAY_SITE_COUNT];
+    char buf[TVL_DELAY_SITE_COUNT][64];
+    for (size_t i = 0; i < TVL_DELAY_SITE_COUNT; i++) {
+        snprintf(buf[i], sizeof buf[i], "/site/%s", tvl_delay_sites[i].name);
+        paths[i] = buf[i];
+    }
+    http_job h;
+    http_job_init(&h, paths, TVL_DELAY_SITE_COUNT);
+    for (size_t w = 0; w < TVL_WAY_COUNT; w++) {
+        tvl_way_run run;
+        tvl_harness_run(&tvl_ways[w], &h.job, 0, &run);
+        CU_ASSERT_EQUAL(run.ok, TVL_DELAY_SITE_COUNT);
+        CU_ASSERT_EQUAL(run.failed, 0);
+        CU_ASSERT_EQUAL(run.way_error, 0);
+        uint64_t total = 0;
+        for (size_t i = 0; i < TVL_DELAY_SITE_COUNT; i++) {
+            const tvl_http_result *r = &h.items[i].out;
+            CU_ASSERT_EQUAL(r->status, 200);
+            CU_ASSERT_EQUAL(r->bytes, tvl_delay_sites[i].bytes);
+            CU_ASSERT_TRUE(r->checksum_verified);
+            CU_ASSERT(r->end_s - r->start_s >= tvl_delay_sites[i].delay_ms * 0.05 / 1000 - 0.001);
+            total += tvl_delay_sites[i].bytes;
+        }
+        CU_ASSERT_EQUAL(run.bytes, total);
+    }
+    tvl_rt_shutdown();
+}
+
+/* A port nobody listens on: bound, then closed. */
+static unsigned refused_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof a;
+    bind(fd, (struct sockaddr *)&a, sizeof a);
+    getsockname(fd, (struct sockaddr *)&a, &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static void every_failure_is_reported_with_its_reason_in_every_way(void)
+{
+    tvl_rt_options o = {.timeout_ms = 3000};
+    start_rt(&o);
+    const char *paths[] = {"/site/hstspreload", "/status/503", "/fault/close", "/fault/short",
+                           "/fault/reset", "/delay/1000?scale=1"};
+    enum { N = 6 };
+    http_job h;
+    http_job_init(&h, paths, N);
+    for (size_t w = 0; w < TVL_WAY_COUNT; w++) {
+        tvl_way_run run;
+        tvl_harness_run(&tvl_ways[w], &h.job, 0, &run);
+        CU_ASSERT_EQUAL(run.ok + run.failed, N);
+        const char *name = tvl_ways[w].name;
+        bool group = strcmp(name, "taskgroup") == 0;
+        /* In a task group the first failure may cancel any sibling that
+         * has not ended yet; every other way lets each request finish. */
+        int e0 = h.items[0].out.error, e1 = h.items[1].out.error;
+        CU_ASSERT(e0 == 0 || (group && e0 == -ECANCELED));
+        CU_ASSERT(e1 == TVL_E_HTTP_STATUS || (group && e1 == -ECANCELED));
+        if (e1 == TVL_E_HTTP_STATUS)
+            CU_ASSERT_EQUAL(h.items[1].out.status, 503);
+        CU_ASSERT(h.items[2].out.error < 0);
+        CU_ASSERT(h.items[3].out.error < 0);
+        CU_ASSERT(h.items[4].out.error < 0);
+        for (size_t i = 1; i < 5; i++)
+            CU_ASSERT(strlen(h.items[i].out.message) > 0);
+        if (!group) {
+            CU_ASSERT_EQUAL(h.items[3].out.error, TVL_E_SHORT_BODY);
+        }
+        if (group) {
+            CU_ASSERT_EQUAL(run.way_error, TVL_E_GROUP);
+            /* The slow sibling was cancelled by the first failure. */
+            CU_ASSERT_EQUAL(h.items[5].out.error, -ECANCELED);
+            CU_ASSERT(run.wall_s < 0.9);
+        } else if (strcmp(name, "gather") == 0) {
+            CU_ASSERT(run.way_error < 0); /* raised the first error */
+            CU_ASSERT(run.wall_s < 0.9);
+            CU_ASSERT_EQUAL(h.items[5].out.error, 0); /* not cancelled */
+        } else {
+            CU_ASSERT_EQUAL(run.way_error, 0);
+            CU_ASSERT_EQUAL(h.items[5].out.error, 0);
+        }
+    }
+    tvl_rt_shutdown();
+}
+
+static void refused_ports_and_unverifiable_certificates_fail_clearly(void)
+{
+    start_rt(NULL);
+    char refused[128], wrong_ca[256];
+    snprintf(refused, sizeof refused, "https://127.0.0.1:%u/site/blog", refused_port());
+    /* other_server's certificate is not signed by the CA we trust. */
+    snprintf(wrong_ca, sizeof wrong_ca, "%s/delay/0", tvl_delay_server_url(other_server));
+    http_job h;
+    const char *paths[] = {"/delay/0", "/delay/0"};
+    http_job_init(&h, paths, 2);
+    h.items[0].url = refused;
+    h.items[1].url = wrong_ca;
+    tvl_way_run run;
+    tvl_harness_run(tvl_way_find("tasks"), &h.job, 0, &run);
+    CU_ASSERT_EQUAL(run.failed, 2);
+    CU_ASSERT_EQUAL(h.items[0].out.error, -ECONNREFUSED);
+    CU_ASSERT_EQUAL(h.items[1].out.error, TVL_E_TLS);
+    CU_ASSERT_PTR_NOT_NULL(strstr(h.items[1].out.message, "TLS"));
+    tvl_rt_shutdown();
+}
+
+typedef struct fetch_arg {
+    const char *url;
+    tvl_http_result res;
+} fetch_arg;
+
+static int fetch_task(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    fetch_arg *a = arg;
+    return tvl_http_get(a->url, &a->res);
+}
+
+static int cancel_fetch_body(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)arg, (void)result;
+    fetch_arg a = {.url = url(0, "/delay/5000?scale=1")};
+    tvl_future *f;
+    CU_ASSERT_EQUAL_FATAL(tvl_spawn(fetch_task, &a, &f), 0);
+    tvl_sleep(TVL_MS(100));
+    double t0 = tvl_now();
+    tvl_cancel(f);
+    CU_ASSERT_EQUAL(tvl_await(f), -ECANCELED);
+    CU_ASSERT((tvl_now() - t0) < (tvl_test_slow_env() ? 2.0 : 0.5));
+    CU_ASSERT_EQUAL(a.res.error, -ECANCELED);
+    tvl_future_unref(f);
+
+    /* wait_for on a fetch: the timeout aborts the transfer. */
+    fetch_arg b = {.url = url(1, "/fault/stall")};
+    CU_ASSERT_EQUAL_FATAL(tvl_spawn(fetch_task, &b, &f), 0);
+    CU_ASSERT_EQUAL(tvl_wait_for(f, TVL_MS(100)), -ETIMEDOUT);
+    CU_ASSERT_EQUAL(b.res.error, -ECANCELED);
+    tvl_future_unref(f);
+    return 0;
+}
+
+static void cancelling_a_fetch_aborts_the_transfer_at_once(void)
+{
+    start_rt(NULL);
+    CU_ASSERT_EQUAL(tvl_rt_run(cancel_fetch_body, NULL, NULL), 0);
+    tvl_rt_shutdown();
+}
+
+static int timeout_body(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)arg, (void)result;
+    tvl_http_result r;
+    double t0 = tvl_now();
+    CU_ASSERT_EQUAL(tvl_http_get(url(0, "/fault/stall"), &r), -ETIMEDOUT);
+    CU_ASSERT(tvl_now() - t0 < 2.0);
+    CU_ASSERT(strlen(r.message) > 0);
+    return 0;
+}
+
+static void the_per_request_timeout_bounds_a_stalled_request(void)
+{
+    tvl_rt_options o = {.timeout_ms = 150};
+    start_rt(&o);
+    CU_ASSERT_EQUAL(tvl_rt_run(timeout_body, NULL, NULL), 0);
+    tvl_rt_shutdown();
+}
+
+static void the_connection_limit_bounds_transfers_in_flight(void)
+{
+    tvl_rt_options o = {.connections = 2};
+    start_rt(&o);
+    const char *paths[] = {"/delay/80?scale=1", "/delay/80?scale=1", "/delay/80?scale=1",
+                           "/delay/80?scale=1", "/delay/80?scale=1", "/delay/80?scale=1"};
+    http_job h;
+    http_job_init(&h, paths, 6);
+    tvl_way_run run;
+    tvl_harness_run(tvl_way_find("gather"), &h.job, 0, &run);
+    CU_ASSERT_EQUAL(run.ok, 6);
+    CU_ASSERT(run.wall_s >= 3 * 0.080 - 0.005); /* three waves of two */
+    tvl_rt_shutdown();
+}
+
+void test_http_register(void)
+{
+    static CU_TestInfo tests[] = {
+        {"seven_ways_fetch_the_six_sites_with_verified_bodies",
+         seven_ways_fetch_the_six_sites_with_verified_bodies},
+        {"every_failure_is_reported_with_its_reason_in_every_way",
+         every_failure_is_reported_with_its_reason_in_every_way},
+        {"refused_ports_and_unverifiable_certificates_fail_clearly",
+         refused_ports_and_unverifiable_certificates_fail_clearly},
+        {"cancelling_a_fetch_aborts_the_transfer_at_once",
+         cancelling_a_fetch_aborts_the_transfer_at_once},
+        {"the_per_request_timeout_bounds_a_stalled_request",
+         the_per_request_timeout_bounds_a_stalled_request},
+        {"the_connection_limit_bounds_transfers_in_flight",
+         the_connection_limit_bounds_transfers_in_flight},
+        CU_TEST_INFO_NULL,
+    };
+    CU_SuiteInfo suites[] = {{"http", suite_init, suite_clean, NULL, NULL, tests},
+                             CU_SUITE_INFO_NULL};
+    if (CU_register_suites(suites) != CUE_SUCCESS) {
+        fprintf(stderr, "cannot register suite http: %s\n", CU_get_error_msg());
+        exit(1);
+    }
+}

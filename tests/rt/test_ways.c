@@ -1,0 +1,85 @@
+/* The seven ways' shape on the sleep workload, at a small scale: the
+ * sequential ways take about the sum of the delays, the concurrent ones
+ * about the max. Bounds are generous; precise timing is the benchmark's. */
+#include "bench/harness.h"
+#include "rt_test.h"
+
+#include <string.h>
+
+static const double delays[] = {0.0, 0.04, 0.08, 0.12}; /* sum .24, max .12 */
+
+static void run_all_ways(const tvl_rt_options *opts)
+{
+    char err[256];
+    CU_ASSERT_EQUAL_FATAL(tvl_rt_init(opts, err, sizeof err), 0);
+    enum { N = 4 };
+    tvl_item items[N];
+    tvl_future *tasks[N];
+    tvl_output quiet = {.quiet = true};
+    tvl_job job = {.workload = TVL_WORKLOAD_SLEEP, .n = N, .items = items, .tasks = tasks,
+                   .output = &quiet};
+    memset(items, 0, sizeof items);
+    for (size_t i = 0; i < N; i++) {
+        items[i].job = &job;
+        items[i].index = i;
+        items[i].delay_s = delays[i];
+    }
+    double slack = rt_test_slack_ms(80) / 1000;
+    for (size_t w = 0; w < TVL_WAY_COUNT; w++) {
+        tvl_way_run run;
+        tvl_harness_run(&tvl_ways[w], &job, 0, &run);
+        CU_ASSERT_EQUAL(run.ok, N);
+        CU_ASSERT_EQUAL(run.failed, 0);
+        CU_ASSERT_EQUAL(run.way_error, 0);
+        if (tvl_ways[w].concurrent) {
+            CU_ASSERT(run.wall_s >= 0.12 - 0.002);
+            CU_ASSERT(run.wall_s < 0.12 + slack);
+        } else {
+            CU_ASSERT(run.wall_s >= 0.24 - 0.002);
+            CU_ASSERT(run.wall_s < 0.24 + slack);
+        }
+        for (size_t i = 0; i < N; i++) {
+            CU_ASSERT(items[i].ran);
+            CU_ASSERT(items[i].out.end_s >= items[i].out.start_s + delays[i] - 0.001);
+        }
+        if (tvl_ways[w].concurrent) {
+            /* All started together: the last start is before the first
+             * non-zero sleep could have ended. */
+            double last_start = 0;
+            for (size_t i = 0; i < N; i++)
+                if (items[i].out.start_s > last_start)
+                    last_start = items[i].out.start_s;
+            CU_ASSERT(last_start < items[1].out.start_s + 0.04);
+        } else {
+            /* A staircase: each starts after the previous ended. */
+            for (size_t i = 1; i < N; i++)
+                CU_ASSERT(items[i].out.start_s >= items[i - 1].out.end_s - 1e-6);
+        }
+    }
+    tvl_rt_shutdown();
+}
+
+static void sequential_ways_take_the_sum_concurrent_ways_the_max(void)
+{
+    tvl_rt_options opts = {0};
+    run_all_ways(&opts);
+}
+
+static void the_ways_keep_their_shape_with_a_connection_limit(void)
+{
+    /* The limit bounds transfers, not sleeps: nothing changes. */
+    tvl_rt_options opts = {.connections = 1};
+    run_all_ways(&opts);
+}
+
+void test_ways_register(void)
+{
+    static CU_TestInfo tests[] = {
+        {"sequential_ways_take_the_sum_concurrent_ways_the_max",
+         sequential_ways_take_the_sum_concurrent_ways_the_max},
+        {"the_ways_keep_their_shape_with_a_connection_limit",
+         the_ways_keep_their_shape_with_a_connection_limit},
+        CU_TEST_INFO_NULL,
+    };
+    tvl_test_add_suite("ways", tests);
+}

@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+"""Tests of the Python side of the benchmark: the validator, the plots, the
+asyncio reference and the sweep's plan. Runs on the committed fixture
+(tests/scripts/fixture/, made by make_fixture.py) without the C binaries or
+a network. Prints one line per test and `N passed, M failed`; exits 1 if any
+failed. Run with the interpreter that has matplotlib (make test-scripts).
+"""
+
+import copy
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+SCRIPTS = os.path.join(REPO, "scripts")
+FIXTURE = os.path.join(HERE, "fixture")
+PY = sys.executable
+
+sys.path.insert(0, SCRIPTS)
+import validate_results  # noqa: E402
+
+EXPECTED_FIGURES = (
+    "ways-sleep", "ways-http",
+    "sweep-wall", "sweep-cpu", "sweep-rss", "sweep-threads",
+    "gantt-sleep-threads", "gantt-sleep-loop", "gantt-sleep-asyncio",
+    "gantt-http-threads", "gantt-http-loop", "gantt-http-asyncio",
+    "gantt-waves-fixed2", "throughput",
+)
+
+TESTS = []
+
+
+def test(fn):
+    TESTS.append(fn)
+    return fn
+
+
+def run(argv, timeout=60):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def check(cond, msg):
+    if not cond:
+        raise AssertionError(msg)
+
+
+def errors_of(records):
+    c = validate_results.Checker()
+    c.records_file("t", records)
+    return c.errors
+
+
+def fixture_records(name):
+    with open(os.path.join(FIXTURE, "runs", name + ".json")) as f:
+        return json.load(f)
+
+
+# ---- the validator ------------------------------------------------------------------
+
+@test
+def validator_accepts_the_fixture():
+    r = run([PY, os.path.join(SCRIPTS, "validate_results.py"), FIXTURE])
+    check(r.returncode == 0, f"exit {r.returncode}: {r.stdout[-2000:]}")
+    check("valid" in r.stdout, r.stdout)
+
+
+@test
+def validator_accepts_every_backend_of_the_fixture():
+    for name in ("demo-sleep-threads", "demo-http-loop", "demo-http-asyncio",
+                 "sweep-threads-fixed2-gather-n16"):
+        errs = errors_of(fixture_records(name))
+        check(not errs, f"{name}: {errs[:3]}")
+
+
+BREAKAGES = {
+    "a missing field": lambda r: r.pop("wall_s"),
+    "an unknown backend": lambda r: r.__setitem__("backend", "goroutines"),
+    "an unknown pattern": lambda r: r.__setitem__("pattern", "map"),
+    "a negative CPU time": lambda r: r.__setitem__("cpu_user_s", -0.1),
+    "a count that is a string": lambda r: r.__setitem__("ok", "6"),
+    "ok that does not match the requests": lambda r: r.__setitem__("ok", r["ok"] - 1),
+    "n that does not match the requests": lambda r: r["requests"].pop(),
+    "a request ending before it starts": lambda r: r["requests"][1].__setitem__("end_s", 0.0),
+    "a fiber in the threads build": lambda r: r["requests"][0].__setitem__("fiber", 3),
+    "a request index out of place": lambda r: r["requests"][2].__setitem__("index", 7),
+    "a success with status 500": lambda r: r["requests"][0].__setitem__("status", 500),
+    "env without libcurl": lambda r: r["env"].pop("libcurl"),
+    "config without connections": lambda r: r["config"].pop("connections"),
+}
+
+
+@test
+def validator_rejects_each_broken_record():
+    base = fixture_records("demo-http-threads")[:1]
+    check(not errors_of(base), "the base record must be valid")
+    for what, breakit in BREAKAGES.items():
+        broken = copy.deepcopy(base)
+        breakit(broken[0])
+        check(errors_of(broken), f"{what} was accepted")
+
+
+@test
+def validator_fails_on_a_broken_file_and_a_dangling_index():
+    with tempfile.TemporaryDirectory() as tmp:
+        recs = fixture_records("demo-sleep-loop")
+        recs[0]["requests"][0]["url"] = "http://not-for-sleeps/"
+        bad = os.path.join(tmp, "bad.json")
+        with open(bad, "w") as f:
+            json.dump(recs, f)
+        r = run([PY, os.path.join(SCRIPTS, "validate_results.py"), bad])
+        check(r.returncode == 1, f"broken file: exit {r.returncode}\n{r.stdout}")
+        check("url" in r.stdout, r.stdout)
+
+        with open(os.path.join(FIXTURE, "index.json")) as f:
+            index = json.load(f)
+        index["runs"][0]["json"] = "runs/missing.json"
+        with open(os.path.join(tmp, "index.json"), "w") as f:
+            json.dump(index, f)
+        os.symlink(os.path.join(FIXTURE, "runs"), os.path.join(tmp, "runs"))
+        r = run([PY, os.path.join(SCRIPTS, "validate_results.py"), tmp])
+        check(r.returncode == 1 and "does not exist" in r.stdout,
+              f"dangling index: exit {r.returncode}\n{r.stdout[-1000:]}")
+
+
+# ---- the plots ----------------------------------------------------------------------
+
+@test
+def plot_draws_every_figure_from_the_fixture():
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run([PY, os.path.join(SCRIPTS, "plot.py"), "--results", FIXTURE, "--out", tmp],
+                timeout=120)
+        check(r.returncode == 0, f"exit {r.returncode}: {r.stderr[-2000:]}")
+        missing = []
+        for name in EXPECTED_FIGURES:
+            for ext in ("png", "svg"):
+                p = os.path.join(tmp, f"{name}.{ext}")
+                if not os.path.isfile(p) or os.path.getsize(p) == 0:
+                    missing.append(f"{name}.{ext}")
+        check(not missing, f"missing or empty: {', '.join(missing)}")
+        with open(os.path.join(tmp, "ways-http.png"), "rb") as f:
+            check(f.read(8) == b"\x89PNG\r\n\x1a\n", "ways-http.png is not a PNG")
+        with open(os.path.join(tmp, "sweep-wall.svg")) as f:
+            svg = f.read()
+        check("<svg" in svg, "sweep-wall.svg is not an SVG")
+        # The footer carries the versions from the records' env.
+        check("8.4.0" in svg and "OpenSSL" in svg, "the footer lacks libcurl/OpenSSL")
+
+
+@test
+def plot_without_results_says_so():
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run([PY, os.path.join(SCRIPTS, "plot.py"), "--results", tmp])
+        check(r.returncode != 0 and "make bench" in r.stderr, r.stderr)
+
+
+# ---- the asyncio reference ----------------------------------------------------------
+
+@test
+def asyncio_reference_sleep_demo_writes_valid_records():
+    with tempfile.TemporaryDirectory() as tmp:
+        out, trace = os.path.join(tmp, "s.json"), os.path.join(tmp, "s.trace.json")
+        r = run([PY, os.path.join(SCRIPTS, "asyncio_reference.py"), "--workload", "sleep",
+                 "--scale", "0.02", "--export-json", out, "--trace", trace])
+        check(r.returncode == 0, f"exit {r.returncode}: {r.stderr}")
+        check("Async for-loop with asyncio.gather() : [" in r.stdout, r.stdout)
+        check("> work(0.06) finished [" in r.stdout, r.stdout)
+        with open(out) as f:
+            recs = json.load(f)
+        check(not errors_of(recs), errors_of(recs)[:3])
+        check([x["pattern"] for x in recs] == list(validate_results.PATTERNS), "way order")
+        byname = {x["pattern"]: x for x in recs}
+        # Sum of 0, .02, .04, .06 for the sequential ways, the max otherwise.
+        check(byname["sequential"]["wall_s"] >= 0.12 - 1e-3, "sequential is the sum")
+        check(byname["gather"]["wall_s"] < 0.11, f"gather is the max: {byname['gather']}")
+        check(all(x["backend"] == "asyncio" for x in recs), "backend")
+        with open(trace) as f:
+            check(len(json.load(f)["traceEvents"]) > 7, "trace events")
+
+
+@test
+def asyncio_reference_usage_errors_exit_2():
+    ref = os.path.join(SCRIPTS, "asyncio_reference.py")
+    for argv in (["--workload", "sleep", "http://127.0.0.1/"], ["--pattern", "map"],
+                 ["-n", "0"], ["not-a-url"], ["--scale", "0"]):
+        r = run([PY, ref] + argv)
+        check(r.returncode == 2, f"{argv}: exit {r.returncode}")
+    r = run([PY, ref, "--help"])
+    check(r.returncode == 0 and "--connections" in r.stdout, "--help")
+
+
+@test
+def asyncio_reference_checksum_is_the_servers():
+    sys.path.insert(0, SCRIPTS)
+    import asyncio_reference as ar
+    alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    body = bytes(10 if i % 64 == 63 else alphabet[(i % 64 + (i // 64) % 64) % 64]
+                 for i in range(100))
+    # X-Body-Checksum of GET /bytes/100 from build/delay-server.
+    check(f"{ar.fnv1a64(body):016x}" == "d7a5ff8ce4e51b59", "FNV-1a of /bytes/100")
+    check(ar.fnv1a64(body[40:], ar.fnv1a64(body[:40])) == ar.fnv1a64(body), "incremental")
+    check(ar.fnv1a64(b"") == ar.FNV_INIT, "empty body")
+
+
+# ---- the sweep's plan ------------------------------------------------------------------
+
+@test
+def bench_plans_fit_their_budgets():
+    for extra, limit in (([], 540), (["--quick"], 100)):
+        r = run([PY, os.path.join(SCRIPTS, "bench.py"), "--dry-run", "--assume-built"] + extra)
+        check(r.returncode == 0, f"{extra}: exit {r.returncode}: {r.stderr}")
+        m = re.search(r"estimated (\d+) s", r.stderr)
+        check(m and int(m.group(1)) <= limit, f"{extra}: {r.stderr.strip()}")
+        lines = r.stdout.splitlines()
+        if extra:
+            check(all("skipped" in ln for ln in lines if "-n5000" in ln or "-n10000" in ln),
+                  "QUICK runs N > 1000")
+        else:
+            fixed2 = [ln for ln in lines if "sweep-threads-fixed2-gather-n1000 " in ln]
+            check(fixed2 and "exceeds" in fixed2[0], "a fixed pool of 2 at N=1000 is skipped")
+
+
+def main():
+    passed = failed = 0
+    t0 = time.monotonic()
+    for fn in TESTS:
+        t = time.monotonic()
+        try:
+            fn()
+        except Exception:  # noqa: BLE001 - a test's failure, reported
+            failed += 1
+            print(f"FAIL {fn.__name__} ({time.monotonic() - t:.1f} s)")
+            print("     " + traceback.format_exc().strip().replace("\n", "\n     "))
+        else:
+            passed += 1
+            print(f"ok   {fn.__name__} ({time.monotonic() - t:.1f} s)")
+    print(f"scripts tests took {time.monotonic() - t0:.1f} s")
+    print(f"{passed} passed, {failed} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,412 @@
+/* The delay server as a client sees it: every endpoint over HTTPS with
+ * verification on, keep-alive, TLS trust, the spawn/stop lifecycle and the
+ * program's command line. */
+#include "ds_util.h"
+#include "test_util.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void check_body(const ds_fetch *f, size_t len)
+{
+    CU_ASSERT_EQUAL(f->code, CURLE_OK);
+    CU_ASSERT_EQUAL(f->body_len, len);
+    CU_ASSERT_EQUAL(f->content_length, (long long)len);
+    CU_ASSERT(f->has_sum);
+    CU_ASSERT_EQUAL(f->header_sum, f->body_sum);
+}
+
+static void delay_endpoint_answers_after_its_delay(void)
+{
+    tvl_delay_server *s = ds_spawn(false, 0);
+    if (!s)
+        return;
+    ds_fetch f;
+    ds_get(NULL, s, "/delay/200", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 200);
+    check_body(&f, 0);
+    CU_ASSERT_EQUAL(f.header_sum, TVL_BODY_CHECKSUM_INIT);
+    CU_ASSERT_EQUAL(f.delay_us, 200000);
+    CU_ASSERT(f.ttfb_s - f.pretransfer_s >= 0.2);
+    CU_ASSERT(f.ttfb_s - f.pretransfer_s < 0.2 + ds_slack());
+    ds_stop(s);
+}
+
+static void bytes_endpoint_sends_a_checksummed_generated_body(void)
+{
+    tvl_delay_server *s = ds_spawn(false, 0);
+    if (!s)
+        return;
+    ds_fetch f;
+    ds_get(NULL, s, "/bytes/100000", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 200);
+    check_body(&f, 100000);
+    uint64_t h = TVL_BODY_CHECKSUM_INIT;
+    for (uint64_t i = 0; i < 100000; i++) {
+        unsigned char b = tvl_body_byte(i);
+        h = tvl_body_checksum(&b, 1, h);
+    }
+    CU_ASSERT_EQUAL(f.body_sum, h);
+    CU_ASSERT(strncmp(f.body, "ABCDEFGH", 8) == 0);
+    ds_get(NULL, s, "/bytes/0", NULL, 10000, false, &f);
+    check_body(&f, 0);
+    ds_get(NULL, s, "/bytes/1", NULL, 10000, false, &f);
+    check_body(&f, 1);
+    ds_stop(s);
+}
+
+static void delay_and_bytes_combine_in_path_and_query(void)
+{
+    tvl_delay_server *s = ds_spawn(false, 0);
+    if (!s)
+        return;
+    const char *paths[] = {"/delay/100/bytes/1000", "/bytes/1000/delay/100",
+                           "/bytes/1?delay_ms=100&bytes=1000"};
+    for (size_t i = 0; i < 3; i++) {
+        ds_fetch f;
+        ds_get(NULL, s, paths[i], NULL, 10000, false, &f);
+        CU_ASSERT_EQUAL(f.status, 200);
+        check_body(&f, 1000);
+        CU_ASSERT(f.ttfb_s - f.pretransfer_s >= 0.1);
+        CU_ASSERT(f.ttfb_s - f.pretransfer_s < 0.1 + ds_slack());
+    }
+    ds_stop(s);
+}
+
+static void six_sites_have_their_latency_and_size_under_scale(void)
+{
+    tvl_delay_server *s = ds_spawn(false, 0.1);
+    if (!s)
+        return;
+    for (size_t i = 0; i < TVL_DELAY_SITE_COUNT; i++) {
+        const tvl_delay_site *site = &tvl_delay_sites[i];
+        char path[64];
+        snprintf(path, sizeof path, "/site/%s", site->name);
+        ds_fetch f;
+        ds_get(NULL, s, path, NULL, 10000, false, &f);
+        CU_ASSERT_EQUAL(f.status, 200);
+        check_body(&f, site->bytes);
+        CU_ASSERT_EQUAL(f.delay_us, (long long)site->delay_ms * 100);
+        double wait = f.ttfb_s - f.pretransfer_s, want = site->delay_ms * 0.1 / 1000.0;
+        CU_ASSERT(wait >= want - 0.001); /* curl's clocks, not the server's */
+        CU_ASSERT(wait < want + ds_slack());
+    }
+    /* A query scale overrides the server's. */
+    ds_fetch f;
+    ds_get(NULL, s, "/delay/1000?scale=0.05", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.delay_us, 50000);
+    ds_get(NULL, s, "/site/nowhere", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 404);
+    ds_stop(s);
+}
+
+static void status_head_health_stats_and_not_found(void)
+{
+    tvl_delay_server *s = ds_spawn(false, 0);
+    if (!s)
+        return;
+    ds_fetch f;
+    ds_get(NULL, s, "/status/503", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 503);
+    check_body(&f, 0);
+    ds_get(NULL, s, "/status/418?bytes=10", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 418);
+    check_body(&f, 10);
+    ds_get(NULL, s, "/status/204", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 204);
+    CU_ASSERT_EQUAL(f.body_len, 0);
+    CU_ASSERT(!f.has_sum);
+    ds_get(NULL, s, "/status/99", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 400);
+    ds_get(NULL, s, "/bytes/500", NULL, 10000, true, &f);
+    CU_ASSERT_EQUAL(f.code, CURLE_OK);
+    CU_ASSERT_EQUAL(f.status, 200);
+    CU_ASSERT_EQUAL(f.content_length, 500);
+    CU_ASSERT_EQUAL(f.body_len, 0);
+    ds_get(NULL, s, "/health", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 200);
+    CU_ASSERT_STRING_EQUAL(f.body, "ok\n");
+    CU_ASSERT_EQUAL(f.header_sum, f.body_sum);
+    ds_get(NULL, s, "/stats", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 200);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.body, "requests="));
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.body, "cpu_us="));
+    ds_get(NULL, s, "/no/such/thing", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.status, 404);
+    CU_ASSERT_EQUAL(f.header_sum, f.body_sum);
+    ds_stop(s);
+}
+
+static void keep_alive_reuses_the_connection(void)
+{
+    tvl_delay_server *s = ds_spawn(false, 0);
+    if (!s)
+        return;
+    CURL *h = curl_easy_init();
+    ds_fetch f;
+    ds_get(h, s, "/bytes/3000", NULL, 10000, false, &f);
+    check_body(&f, 3000);
+    CU_ASSERT_EQUAL(f.num_connects, 1);
+    for (int i = 0; i < 3; i++) {
+        ds_get(h, s, "/delay/10/bytes/70000", NULL, 10000, false, &f);
+        check_body(&f, 70000);
+        CU_ASSERT_EQUAL(f.num_connects, 0);
+    }
+    ds_get(h, s, "/status/404", NULL, 10000, false, &f); /* an error status keeps it too */
+    ds_get(h, s, "/health", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL(f.num_connects, 0);
+    curl_easy_cleanup(h);
+    ds_stop(s);
+}
+
+static void tls_verification_passes_with_its_ca_and_fails_with_another(void)
+{
+    tvl_delay_server *a = ds_spawn(false, 0), *b = ds_spawn(false, 0);
+    if (!a || !b) {
+        tvl_delay_server_stop(a);
+        tvl_delay_server_stop(b);
+        return;
+    }
+    ds_fetch f;
+    ds_get(NULL, a, "/health", tvl_delay_server_ca_file(a), 10000, false, &f);
+    CU_ASSERT_EQUAL(f.code, CURLE_OK);
+    ds_get(NULL, a, "/health", tvl_delay_server_ca_file(b), 10000, false, &f);
+    CU_ASSERT_EQUAL(f.code, CURLE_PEER_FAILED_VERIFICATION);
+    CU_ASSERT_EQUAL(f.body_len, 0);
+    /* The certificate names localhost too. */
+    char url[128];
+    snprintf(url, sizeof url, "https://localhost:%u/health", tvl_delay_server_port(a));
+    CURL *h = curl_easy_init();
+    curl_easy_setopt(h, CURLOPT_URL, url);
+    curl_easy_setopt(h, CURLOPT_CAINFO, tvl_delay_server_ca_file(a));
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_RESOLVE, NULL);
+    FILE *devnull = fopen("/dev/null", "w");
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, devnull);
+    struct curl_slist *res = NULL;
+    char entry[64];
+    snprintf(entry, sizeof entry, "localhost:%u:127.0.0.1", tvl_delay_server_port(a));
+    res = curl_slist_append(res, entry);
+    curl_easy_setopt(h, CURLOPT_RESOLVE, res);
+    CU_ASSERT_EQUAL(curl_easy_perform(h), CURLE_OK);
+    curl_easy_cleanup(h);
+    curl_slist_free_all(res);
+    fclose(devnull);
+    ds_stop(a);
+    ds_stop(b);
+}
+
+static void spawn_writes_a_private_ca_and_stop_removes_it(void)
+{
+    tvl_delay_server *s = ds_spawn(false, 0);
+    if (!s)
+        return;
+    CU_ASSERT(strncmp(tvl_delay_server_url(s), "https://127.0.0.1:", 18) == 0);
+    CU_ASSERT(tvl_delay_server_port(s) > 0);
+    CU_ASSERT(tvl_delay_server_pid(s) != getpid());
+    char ca[PATH_MAX], dir[PATH_MAX];
+    snprintf(ca, sizeof ca, "%s", tvl_delay_server_ca_file(s));
+    snprintf(dir, sizeof dir, "%s", ca);
+    *strrchr(dir, '/') = '\0';
+    struct stat st;
+    CU_ASSERT_EQUAL(stat(ca, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0600);
+    CU_ASSERT_EQUAL(stat(dir, &st), 0);
+    CU_ASSERT_EQUAL(st.st_mode & 0777, 0700);
+    ds_stop(s);
+    CU_ASSERT_NOT_EQUAL(stat(ca, &st), 0);
+    CU_ASSERT_NOT_EQUAL(stat(dir, &st), 0);
+    CU_ASSERT_EQUAL(tvl_delay_server_stop(NULL), 0);
+}
+
+static void plain_http_and_a_thread_server_work_too(void)
+{
+    tvl_delay_server *s = ds_spawn(true, 0);
+    if (s) {
+        CU_ASSERT(strncmp(tvl_delay_server_url(s), "http://127.0.0.1:", 17) == 0);
+        CU_ASSERT_PTR_NULL(tvl_delay_server_ca_file(s));
+        ds_fetch f;
+        ds_get(NULL, s, "/delay/20/bytes/5000", NULL, 10000, false, &f);
+        check_body(&f, 5000);
+        ds_stop(s);
+    }
+    tvl_delay_server_options o;
+    tvl_delay_server_options_init(&o);
+    tvl_delay_server *t = NULL;
+    CU_ASSERT_EQUAL(tvl_delay_server_start(&o, &t), 0);
+    if (t) {
+        CU_ASSERT_EQUAL(tvl_delay_server_pid(t), getpid());
+        ds_fetch f;
+        ds_get(NULL, t, "/delay/20/bytes/5000", NULL, 10000, false, &f);
+        check_body(&f, 5000);
+        ds_get(NULL, t, "/fault/reset?bytes=200000", NULL, 10000, false, &f);
+        CU_ASSERT_NOT_EQUAL(f.code, CURLE_OK); /* and no SIGPIPE killed us */
+        CU_ASSERT_EQUAL(tvl_delay_server_stop(t), 0);
+    }
+}
+
+static void non_loopback_addresses_are_refused(void)
+{
+    tvl_delay_server_options o;
+    tvl_delay_server_options_init(&o);
+    tvl_delay_server *s = NULL;
+    o.bind_addr = "10.1.2.3";
+    CU_ASSERT_EQUAL(tvl_delay_server_start(&o, &s), -EINVAL);
+    CU_ASSERT_EQUAL(tvl_delay_server_spawn(&o, &s), -EPROTO);
+    CU_ASSERT_PTR_NULL(s);
+    o.bind_addr = "0.0.0.0";
+    CU_ASSERT_EQUAL(tvl_delay_server_start(&o, &s), -EINVAL);
+    o.bind_addr = "127.0.0.2";
+    CU_ASSERT_EQUAL(tvl_delay_server_spawn(&o, &s), 0);
+    if (s) {
+        CU_ASSERT(strncmp(tvl_delay_server_url(s), "https://127.0.0.2:", 18) == 0);
+        CU_ASSERT_EQUAL(tvl_delay_server_stop(s), 0);
+    }
+    o.bind_addr = NULL;
+    o.program = "/nonexistent/delay-server";
+    CU_ASSERT_EQUAL(tvl_delay_server_spawn(&o, &s), -ENOENT);
+}
+
+static void the_server_dies_with_its_parent(void)
+{
+    int p[2];
+    CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+    pid_t helper = fork();
+    if (helper == 0) {
+        close(p[0]);
+        tvl_delay_server *s = NULL;
+        if (tvl_delay_server_spawn(NULL, &s) != 0)
+            _exit(1);
+        pid_t pid = tvl_delay_server_pid(s);
+        if (write(p[1], &pid, sizeof pid) != sizeof pid)
+            _exit(1);
+        _exit(0); /* without stop: the server must follow */
+    }
+    close(p[1]);
+    pid_t server = 0;
+    CU_ASSERT_EQUAL(read(p[0], &server, sizeof server), (ssize_t)sizeof server);
+    close(p[0]);
+    int st;
+    waitpid(helper, &st, 0);
+    bool gone = false;
+    for (int i = 0; i < 500 && server > 0 && !gone; i++) {
+        char path[64], buf[256] = "";
+        snprintf(path, sizeof path, "/proc/%d/stat", (int)server);
+        FILE *f = fopen(path, "r");
+        if (f == NULL) {
+            gone = true;
+            break;
+        }
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        const char *rp = strrchr(buf, ')');
+        if (rp && (rp[2] == 'Z' || rp[2] == 'X'))
+            gone = true;
+        else
+            usleep(10000);
+    }
+    CU_ASSERT(gone);
+    if (!gone && server > 0)
+        kill(server, SIGKILL);
+}
+
+/* Runs the delay-server program with args; returns its exit status and the
+ * first line it printed on stdout (out) and stderr (err). */
+static int run_program(const char *const *args, char *out, size_t outlen, char *err, size_t errlen)
+{
+    char self[PATH_MAX], prog[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n < 0)
+        return -1;
+    self[n] = '\0';
+    *strrchr(self, '/') = '\0';
+    snprintf(prog, sizeof prog, "%s/delay-server", self);
+    int po[2], pe[2];
+    if (pipe(po) != 0 || pipe(pe) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(po[1], 1);
+        dup2(pe[1], 2);
+        const char *argv[16] = {prog};
+        for (int i = 0; args[i] && i < 14; i++)
+            argv[i + 1] = args[i];
+        execv(prog, (char *const *)argv);
+        _exit(127);
+    }
+    close(po[1]);
+    close(pe[1]);
+    ssize_t a = read(po[0], out, outlen - 1);
+    out[a > 0 ? a : 0] = '\0';
+    ssize_t b = read(pe[0], err, errlen - 1);
+    err[b > 0 ? b : 0] = '\0';
+    char drain[4096];
+    while (read(po[0], drain, sizeof drain) > 0) {
+    }
+    close(po[0]);
+    close(pe[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static void command_line_help_version_and_bad_options(void)
+{
+    char out[8192], err[1024];
+    const char *help[] = {"--help", NULL};
+    CU_ASSERT_EQUAL(run_program(help, out, sizeof out, err, sizeof err), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "/fault/trickle"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "--plain-http"));
+    const char *version[] = {"--version", NULL};
+    CU_ASSERT_EQUAL(run_program(version, out, sizeof out, err, sizeof err), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, TVL_DELAY_SERVER_VERSION));
+    static const char *const bad[][3] = {
+        {"--bogus", NULL}, {"--port", "70000"}, {"--scale", "x"}, {"--port", NULL},
+        {"extra", NULL}, {"--idle-timeout-ms", "0"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        CU_ASSERT_EQUAL(run_program(bad[i], out, sizeof out, err, sizeof err), 2);
+        CU_ASSERT(strncmp(err, "delay-server: ", 14) == 0);
+        char *nl = strchr(err, '\n');
+        CU_ASSERT(nl != NULL && nl[1] == '\0'); /* one line */
+    }
+    const char *nonlocal[] = {"--bind", "192.0.2.1", NULL};
+    CU_ASSERT_EQUAL(run_program(nonlocal, out, sizeof out, err, sizeof err), 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "not a loopback address"));
+    /* The version macro matches the project's VERSION file. */
+    FILE *vf = fopen("VERSION", "r");
+    if (vf != NULL) {
+        char v[32] = "";
+        if (fgets(v, sizeof v, vf))
+            v[strcspn(v, "\n")] = '\0';
+        fclose(vf);
+        CU_ASSERT_STRING_EQUAL(v, TVL_DELAY_SERVER_VERSION);
+    }
+}
+
+void test_delay_server_register(void)
+{
+    static CU_TestInfo tests[] = {
+        {"delay_endpoint_answers_after_its_delay", delay_endpoint_answers_after_its_delay},
+        {"bytes_endpoint_sends_a_checksummed_generated_body", bytes_endpoint_sends_a_checksummed_generated_body},
+        {"delay_and_bytes_combine_in_path_and_query", delay_and_bytes_combine_in_path_and_query},
+        {"six_sites_have_their_latency_and_size_under_scale", six_sites_have_their_latency_and_size_under_scale},
+        {"status_head_health_stats_and_not_found", status_head_health_stats_and_not_found},
+        {"keep_alive_reuses_the_connection", keep_alive_reuses_the_connection},
+        {"tls_verification_passes_with_its_ca_and_fails_with_another", tls_verification_passes_with_its_ca_and_fails_with_another},
+        {"spawn_writes_a_private_ca_and_stop_removes_it", spawn_writes_a_private_ca_and_stop_removes_it},
+        {"plain_http_and_a_thread_server_work_too", plain_http_and_a_thread_server_work_too},
+        {"non_loopback_addresses_are_refused", non_loopback_addresses_are_refused},
+        {"the_server_dies_with_its_parent", the_server_dies_with_its_parent},
+        {"command_line_help_version_and_bad_options", command_line_help_version_and_bad_options},
+        CU_TEST_INFO_NULL,
+    };
+    tvl_test_add_suite("delay_server", tests);
+}
