@@ -255,6 +255,14 @@ $(B)/test-rt-loop: $(RT_TEST_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(LIBTVL)
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
 
+# The event-loop runtime's own tests: the loop backend, fibers and the
+# runtime-neutral layer (src/rt only: these tests need no patterns, no
+# harness and no server).
+RT_CORE_OBJ := $(call objs,$(wildcard src/rt/*.c))
+$(B)/test-loop: $(TEST_MAIN) $(O)/gen/suites-loop.o $(call objs,$(call test_src,loop)) $(RT_CORE_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(LIBTVL)
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CUNIT_LIBS) $(NET_LIBS) -lm -o $@
+
 # --- test, bench --------------------------------------------------------------
 check-deps:
 	$(Q)scripts/check-deps.sh build bench
