@@ -274,8 +274,12 @@ test: check-deps
 
 # The scripts' tests draw plots: they need matplotlib, which check-deps
 # installs (group bench); without it they are skipped, not failed.
+# Under ThreadSanitizer, reports inside uninstrumented OpenSSL are
+# suppressed (tests/tsan.supp says why); children inherit the setting.
+TSAN_ENV = $(if $(filter thread,$(subst $(comma), ,$(SANITIZE))),TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp $$TSAN_OPTIONS")
+
 test-run: all $(TEST_BINS)
-	$(Q)B=$(B) scripts/run-tests.sh $(TEST_BINS)
+	$(Q)$(TSAN_ENV) B=$(B) scripts/run-tests.sh $(TEST_BINS)
 	$(Q)if $(PYTHON) -c 'import matplotlib' >/dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory test-scripts; \
 	else \

@@ -43,7 +43,9 @@ static void a_server_killed_mid_run_fails_every_request_without_a_hang(void)
     kill(tvl_delay_server_pid(s), SIGKILL);
     char err[8192];
     int rc = bench_finish(pid, fd, err, sizeof err, 15.0);
-    CU_ASSERT_EQUAL(rc, 1);                 /* some failed: exit 1, no hang */
+    CU_ASSERT_EQUAL(rc, 1); /* some failed: exit 1, no hang */
+    if (rc != 1)
+        fprintf(stderr, "bench exited %d; its stderr:\n%s\n", rc, err);
     CU_ASSERT(tvl_now() - t0 < 10.0);       /* well before the 20 s timeout */
     CU_ASSERT_EQUAL(count(err, "failed: "), 6); /* each one, with its reason */
     tvl_delay_server_stop(s); /* killed: reaped here, temporary files removed */
@@ -71,7 +73,10 @@ static void each_fault_is_reported_and_a_stall_is_bounded_by_the_timeout(void)
     args[k] = NULL;
     char err[16384];
     double t0 = tvl_now();
-    CU_ASSERT_EQUAL(bench_run(args, err, sizeof err), 1);
+    int rc = bench_run(args, err, sizeof err);
+    CU_ASSERT_EQUAL(rc, 1);
+    if (rc != 1)
+        fprintf(stderr, "bench exited %d; its stderr:\n%s\n", rc, err);
     CU_ASSERT(tvl_now() - t0 < 20.0);
     /* gather and wait report the five failures each; the task group at
      * least the ones that ended before it cancelled the rest. */
