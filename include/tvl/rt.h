@@ -99,7 +99,9 @@ void tvl_rt_get_stats(tvl_rt_stats *st);
 void tvl_rt_reset_peak(void);
 
 /* The OS thread id (gettid) of the caller, and the fiber id of the running
- * task (-1 where tasks are not fibers). For per-request timelines. */
+ * task (-1 where tasks are not fibers). For per-request timelines. The loop
+ * runtime reuses fibers, so one fiber id names a lane that runs several
+ * tasks one after another, as one OS thread does in the threads runtime. */
 int64_t tvl_rt_thread_id(void);
 int64_t tvl_rt_fiber_id(void);
 
@@ -114,7 +116,8 @@ double tvl_now(void);
 int tvl_spawn(tvl_task_fn fn, void *arg, tvl_future **out);
 
 /* The future of the task the caller runs in (the main task included);
- * borrowed, no reference. NULL outside the runtime. */
+ * borrowed, no reference. NULL outside the runtime. Use this, never
+ * tvl_future_current(), which knows nothing of fibers. */
 tvl_future *tvl_current(void);
 
 /* Waits for f to end and returns tvl_future_error(f): 0 if it is done.
