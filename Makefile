@@ -114,6 +114,9 @@ endif
 ifneq ($(wildcard src/programs/bare_threads.c),)
 PROGRAMS += $(B)/bare-threads
 endif
+ifneq ($(wildcard src/programs/thread_cost.c),)
+PROGRAMS += $(B)/thread-cost
+endif
 ifneq ($(wildcard src/programs/pool_bench.c),)
 PROGRAMS += $(B)/pool-bench
 endif
@@ -192,6 +195,11 @@ $(B)/bench-loop: $(O)/src/programs/bench.o $(RT_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(
 $(B)/bare-threads: $(O)/src/programs/bare_threads.o
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CURL_LIBS) -o $@
+
+# What an OS thread costs here (creation, memory, a context switch).
+$(B)/thread-cost: $(O)/src/programs/thread_cost.o
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ -o $@
 
 $(B)/fiber-bench: $(O)/src/programs/fiber_bench.o $(FIBER_OBJ) $(LIBTVL)
 	$(say) LD $@

@@ -262,6 +262,16 @@ def make_plan(prof, build, python, facts, have_aiohttp, assume_built=False):
                       4.0 if prof.quick else 12.0, {"args": prof.pool_args},
                       json_from_stdout=True))
 
+    # What the runtimes' units cost here: an OS thread (creation, memory,
+    # a context switch) and a fiber (a switch, creation, memory).
+    steps.append(Step("thread-cost", "cost", "threads", "cost",
+                      [os.path.join(build, "thread-cost"), "--threads", "1000"],
+                      2.0 if prof.quick else 4.0, {}, json_from_stdout=True))
+    steps.append(Step("fiber-cost", "cost", "loop", "cost",
+                      [os.path.join(build, "fiber-bench"), "--json", "--runs", "3",
+                       "--iterations", "1000000"],
+                      3.0 if prof.quick else 5.0, {}, json_from_stdout=True))
+
     # The sweep, N ascending across every variant, so that running out of
     # budget costs the largest points only.
     delay_s = SWEEP_DELAY_MS / 1000

@@ -19,7 +19,7 @@ import sys
 BACKENDS = ("threads", "loop", "asyncio")
 WORKLOADS = ("http", "sleep")
 PATTERNS = ("iterator", "sequential", "gather", "wait", "as_completed", "tasks", "taskgroup")
-PHASES = ("demo-sleep", "demo-http", "sweep", "throughput", "pool")
+PHASES = ("demo-sleep", "demo-http", "sweep", "throughput", "pool", "cost")
 STATUSES = ("ok", "failed", "skipped")
 # Slack for the rounding of six-decimal times.
 EPS = 2e-6
@@ -249,7 +249,8 @@ class Checker:
                 if not os.path.isfile(fp):
                     self.err(w, f"'json' names {run['json']}, which does not exist")
                 else:
-                    nrec += self.file(fp, expect="pool" if run.get("phase") == "pool"
+                    phase = run.get("phase")
+                    nrec += self.file(fp, expect=phase if phase in ("pool", "cost")
                                       else "records")
         return nrec
 
@@ -272,6 +273,12 @@ class Checker:
             return self.index(path, data, os.path.dirname(path))
         if isinstance(data, dict) and "fib_s" in data and expect in (None, "pool"):
             self.pool_bench(path, data)
+            return 0
+        if isinstance(data, dict) and expect == "cost":
+            # thread-cost and fiber-bench: flat objects of measured numbers.
+            for k, v in data.items():
+                if k not in ("backend",) and (not isinstance(v, (int, float)) or v < 0):
+                    self.err(path, f"'{k}' = {v!r} is not a non-negative number")
             return 0
         self.err(path, "neither records, an index, nor pool-bench output")
         return 0
