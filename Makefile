@@ -114,6 +114,9 @@ endif
 ifneq ($(wildcard src/programs/bare_threads.c),)
 PROGRAMS += $(B)/bare-threads
 endif
+ifneq ($(wildcard src/programs/bare_multi.c),)
+PROGRAMS += $(B)/bare-multi
+endif
 ifneq ($(wildcard src/programs/thread_cost.c),)
 PROGRAMS += $(B)/thread-cost
 endif
@@ -193,6 +196,11 @@ $(B)/bench-loop: $(O)/src/programs/bench.o $(RT_OBJ) $(LOOP_OBJ) $(FIBER_OBJ) $(
 
 # The baseline: bare pthreads with blocking curl_easy_perform, no runtime.
 $(B)/bare-threads: $(O)/src/programs/bare_threads.o
+	$(say) LD $@
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CURL_LIBS) -o $@
+
+# The other baseline: one multi handle on epoll, no fibers or runtime.
+$(B)/bare-multi: $(O)/src/programs/bare_multi.o
 	$(say) LD $@
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(CURL_LIBS) -o $@
 

@@ -262,6 +262,23 @@ def make_plan(prof, build, python, facts, have_aiohttp, assume_built=False):
                       4.0 if prof.quick else 12.0, {"args": prof.pool_args},
                       json_from_stdout=True))
 
+    # The baselines: what bare libcurl does with no runtime at all, at the
+    # sweep's biggest common point and at the throughput run: N pthreads
+    # each in one blocking curl_easy_perform, and one multi handle on epoll.
+    bn = 1000 if prof.quick else 5000
+    steps.append(Step(f"baseline-bare-threads-n{bn}", "baseline", "threads", "bare",
+                      [os.path.join(build, "bare-threads"), str(bn),
+                       f"{{URL}}/delay/{SWEEP_DELAY_MS}"],
+                      1.0 + bn * 0.0005, {"n": bn}, json_from_stdout=True))
+    steps.append(Step(f"baseline-bare-multi-n{bn}", "baseline", "loop", "bare",
+                      [os.path.join(build, "bare-multi"), str(bn),
+                       f"{{URL}}/delay/{SWEEP_DELAY_MS}"],
+                      1.0 + bn * 0.0003, {"n": bn}, json_from_stdout=True))
+    steps.append(Step("baseline-bare-multi-throughput", "baseline", "loop", "bare",
+                      [os.path.join(build, "bare-multi"), str(tn), "{URL}/delay/0", "100"],
+                      1.0 + tn * 0.00005, {"n": tn, "connections": 100},
+                      json_from_stdout=True))
+
     # What the runtimes' units cost here: an OS thread (creation, memory,
     # a context switch) and a fiber (a switch, creation, memory).
     steps.append(Step("thread-cost", "cost", "threads", "cost",
@@ -497,6 +514,7 @@ def run_step(st, out_dir, subst, progress):
 PHASE_SERVER = {  # phase -> (plain_http, scale attribute of Profile or 1)
     "demo-http": (False, "http_scale"),
     "throughput": (True, None),
+    "baseline": (True, None),
     "sweep": (True, None),
 }
 

@@ -65,7 +65,7 @@ class Results:
 
     def records(self, run):
         rel = run.get("json")
-        if not rel or run.get("phase") in ("pool", "cost"):
+        if not rel or run.get("phase") in ("pool", "cost", "baseline"):
             return None
         if rel not in self._cache:
             try:

@@ -19,7 +19,7 @@ import sys
 BACKENDS = ("threads", "loop", "asyncio")
 WORKLOADS = ("http", "sleep")
 PATTERNS = ("iterator", "sequential", "gather", "wait", "as_completed", "tasks", "taskgroup")
-PHASES = ("demo-sleep", "demo-http", "sweep", "throughput", "pool", "cost")
+PHASES = ("demo-sleep", "demo-http", "sweep", "throughput", "pool", "cost", "baseline")
 STATUSES = ("ok", "failed", "skipped")
 # Slack for the rounding of six-decimal times.
 EPS = 2e-6
@@ -250,8 +250,8 @@ class Checker:
                     self.err(w, f"'json' names {run['json']}, which does not exist")
                 else:
                     phase = run.get("phase")
-                    nrec += self.file(fp, expect=phase if phase in ("pool", "cost")
-                                      else "records")
+                    nrec += self.file(fp, expect="cost" if phase in ("cost", "baseline")
+                                      else phase if phase == "pool" else "records")
         return nrec
 
     def file(self, path, expect=None):
