@@ -57,7 +57,10 @@ int tvl_pool_create(const tvl_pool_options *opts, tvl_pool **out);
 
 /* Submits fn(self, arg, &result) to run on the pool. From a worker of this
  * pool the task goes to that worker's deque (LIFO, cheap); from any other
- * thread, to the injection queue. If out is not NULL the caller receives a
+ * thread, to the injection queue, which holds 16,384 tasks: a submitter
+ * that finds it full runs the task itself before returning (back-pressure,
+ * like Java's CallerRunsPolicy; counted in caller_runs), so a task may run
+ * on the submitting thread. If out is not NULL the caller receives a
  * reference to the task's future; otherwise the task is fire-and-forget.
  * Returns 0, -EINVAL (NULL pool or fn), -ENOMEM, or -ESHUTDOWN once the
  * pool is being destroyed in TVL_SHUTDOWN_CANCEL mode (in DRAIN mode, tasks
@@ -107,6 +110,8 @@ typedef struct tvl_pool_stats {
     uint64_t parks;           /* times a worker went to sleep */
     uint64_t blocked_now;     /* workers inside a blocking region, or parked
                                  in a join or timed wait, now */
+    uint64_t caller_runs;     /* tasks a submitter that is not a worker ran
+                                 itself because the queue was full */
 } tvl_pool_stats;
 
 /* A consistent-enough snapshot (each counter read atomically; the set is

@@ -129,6 +129,7 @@ struct tvl_pool {
     zombie *zombies;
     int next_id;
     _Atomic uint64_t threads_started, peak_threads, spares_retired;
+    _Atomic uint64_t caller_runs; /* tasks a full queue made the submitter run */
 
     pthread_mutex_t hooks_mu;
     tvl_future *hooks;
@@ -184,7 +185,8 @@ static void ovf_push(tvl_pool *p, tvl_future *f)
     pthread_mutex_unlock(&p->ovf_mu);
 }
 
-static void inj_push(tvl_pool *p, tvl_future *f)
+/* Queues f on the ring; false (nothing done) when the ring is full. */
+static bool inj_try_push(tvl_pool *p, tvl_future *f)
 {
     /* Relaxed: a first guess for the CAS. */
     uint64_t t = atomic_load_explicit(&p->inj_tail, memory_order_relaxed);
@@ -192,10 +194,8 @@ static void inj_push(tvl_pool *p, tvl_future *f)
         /* Acquire: pairs with the consumer's release store of head, so the
          * slots it emptied are seen empty before we refill them. */
         uint64_t h = atomic_load_explicit(&p->inj_head, memory_order_acquire);
-        if (t - h >= INJ_SIZE) {
-            ovf_push(p, f);
-            return;
-        }
+        if (t - h >= INJ_SIZE)
+            return false;
         /* Seq_cst: the publication point of the parking protocol (a
          * sleeper that sees tail != head does not sleep, and waits for the
          * slot to be filled). */
@@ -206,6 +206,13 @@ static void inj_push(tvl_pool *p, tvl_future *f)
     /* Release: pairs with the consumer's acquire load of the slot; the
      * future and everything written to it before are visible to it. */
     atomic_store_explicit(&p->inj_ring[t & (INJ_SIZE - 1)], f, memory_order_release);
+    return true;
+}
+
+static void inj_push(tvl_pool *p, tvl_future *f)
+{
+    if (!inj_try_push(p, f))
+        ovf_push(p, f);
 }
 
 /* Takes up to `want` futures; the caller holds inj_lock (or is the only
@@ -314,17 +321,6 @@ static tvl_future *take_batch(tvl__worker *w)
     w->nlocal = n;
     w->ilocal = 1;
     return w->local[0];
-}
-
-/* Moves the rest of the local batch to the deque, where thieves see it. */
-static void spill_local(tvl__worker *w)
-{
-    if (w->ilocal >= w->nlocal)
-        return;
-    for (int i = w->nlocal - 1; i >= w->ilocal; i--) /* popped back in order */
-        if (tvl__deque_owner_push(&w->dq, w->local[i]) < 0)
-            inj_push(w->pool, w->local[i]);
-    w->nlocal = w->ilocal = 0;
 }
 
 static tvl_future *steal_round(tvl__worker *w)
@@ -964,6 +960,30 @@ int tvl__pool_help_wait(tvl__worker *w, tvl__wait *wt, int64_t deadline_ns)
 
 /* ---- blocking regions ---------------------------------------------------------- */
 
+/* Before blocking, a worker hands everything queued on it (its local batch
+ * and its deque, oldest first) to the injection queue, as Go's scheduler
+ * hands a thread's run queue on when the thread enters a system call.
+ * Left in the deque, that work would wait for thieves, and compensation
+ * would not see it: queued_near() samples a few deques, and with hundreds
+ * of blocked workers it missed the one holding the work, so tasks sat
+ * until their worker came back from its 200 ms request. */
+static void hand_off_queued(tvl__worker *w)
+{
+    for (int i = w->ilocal; i < w->nlocal; i++)
+        inj_push(w->pool, w->local[i]);
+    w->nlocal = w->ilocal = 0;
+    for (;;) {
+        void *x;
+        /* The owner steals from its own deque: oldest first, and the CAS on
+         * top keeps it right against a concurrent thief. */
+        int r = tvl__deque_thief_steal(&w->dq, &x);
+        if (r == TVL__STEAL_EMPTY)
+            break;
+        if (r == TVL__STEAL_OK)
+            inj_push(w->pool, x);
+    }
+}
+
 void tvl_blocking_begin(void)
 {
     tvl__worker *w = tls_worker;
@@ -971,7 +991,7 @@ void tvl_blocking_begin(void)
         return;
     tvl_pool *p = w->pool;
     w->in_blocking = true;
-    spill_local(w);
+    hand_off_queued(w);
     /* Seq_cst: a publication point of the parking protocol too (our deque
      * may hold work only we would have run); pairs with the sleepers' fence. */
     atomic_fetch_add_explicit(&p->blocked, 1, memory_order_seq_cst);
@@ -1013,12 +1033,31 @@ int tvl_pool_submit(tvl_pool *pool, tvl_task_fn fn, void *arg, tvl_future **out)
     if (f == NULL)
         return -ENOMEM;
     tvl__worker *w = tls_worker;
-    if (w != NULL && w->pool == pool && tvl__deque_owner_push(&w->dq, f) == 0) {
+    bool ours = w != NULL && w->pool == pool;
+    if (ours && tvl__deque_owner_push(&w->dq, f) == 0) {
         /* Seq_cst fence: the publication point of the parking protocol for
          * a push (the push itself is a release store). */
         atomic_thread_fence(memory_order_seq_cst);
+    } else if (ours || inj_try_push(pool, f)) {
+        if (ours)
+            inj_push(pool, f); /* a full deque: the ring, or the overflow */
+        /* the seq_cst CAS of the push is the publication point */
     } else {
-        inj_push(pool, f); /* its seq_cst CAS is the publication point */
+        /* Caller runs: a thread that is not a worker found INJ_SIZE tasks
+         * already queued. Rather than grow the queue without bound, it
+         * runs this task itself before returning, as Java's
+         * CallerRunsPolicy does: back-pressure on a submitter that outruns
+         * the workers (and what libgomp does past 64 tasks a thread). Only
+         * a submitter 16,384 tasks ahead ever gets here. */
+        notify(pool);
+        if (out != NULL)
+            *out = f;
+        bool ran;
+        tvl__future_execute(f, &ran);
+        if (ran)
+            atomic_fetch_add_explicit(&pool->caller_runs, 1, memory_order_relaxed); /* a count */
+        tvl_future_unref(f); /* the executor's reference */
+        return 0;
     }
     notify(pool);
     if (out != NULL)
@@ -1239,6 +1278,7 @@ void tvl_pool_get_stats(tvl_pool *pool, tvl_pool_stats *st)
     int live = atomic_load_explicit(&pool->live, memory_order_relaxed);
     st->live_threads = live > 0 ? (uint64_t)live : 0;
     st->spares_retired = atomic_load_explicit(&pool->spares_retired, memory_order_relaxed);
+    st->caller_runs = atomic_load_explicit(&pool->caller_runs, memory_order_relaxed);
     int blocked = atomic_load_explicit(&pool->blocked, memory_order_relaxed);
     st->blocked_now = blocked > 0 ? (uint64_t)blocked : 0;
     unsigned n = atomic_load_explicit(&pool->nslots, memory_order_acquire);

@@ -311,11 +311,13 @@ int main(int argc, char **argv)
                "\"empty_tasks\": %ld, \"empty_s\": %.6f, \"empty_median_s\": %.6f, "
                "\"omp_empty_s\": %.6f, \"omp_empty_median_s\": %.6f, \"empty_ratio\": %.4f, "
                "\"empty_median_ratio\": %.4f, \"stats\": {\"threads_started\": %llu, "
-               "\"peak_threads\": %llu, \"tasks_run\": %llu, \"steals\": %llu, \"parks\": %llu}}\n",
+               "\"peak_threads\": %llu, \"tasks_run\": %llu, \"steals\": %llu, \"parks\": %llu, "
+               "\"caller_runs\": %llu}}\n",
                workers, reps, fib_n, fib_value, fb, fm, ob, om, fb / ob, fm / om, tasks, eb, em, pb,
                pm, eb / pb, em / pm, (unsigned long long)st.threads_started,
                (unsigned long long)st.peak_threads, (unsigned long long)st.tasks_run,
-               (unsigned long long)st.steals, (unsigned long long)st.parks);
+               (unsigned long long)st.steals, (unsigned long long)st.parks,
+               (unsigned long long)st.caller_runs);
     } else {
         printf("pool-bench: %ld workers, %ld repetitions (best / median)\n", workers, reps);
         printf("  fib(%ld) fork-join   tvl %8.4f / %8.4f s   OpenMP %8.4f / %8.4f s   ratio %.3f / "
@@ -324,9 +326,11 @@ int main(int argc, char **argv)
         printf("  %ld empty tasks  tvl %8.4f / %8.4f s   OpenMP %8.4f / %8.4f s   ratio %.3f / "
                "%.3f\n",
                tasks, eb, em, pb, pm, eb / pb, em / pm);
-        printf("  pool stats: %llu threads started, %llu tasks run, %llu steals, %llu parks\n",
+        printf("  pool stats: %llu threads started, %llu tasks run, %llu steals, %llu parks, "
+               "%llu run by the submitter (queue full)\n",
                (unsigned long long)st.threads_started, (unsigned long long)st.tasks_run,
-               (unsigned long long)st.steals, (unsigned long long)st.parks);
+               (unsigned long long)st.steals, (unsigned long long)st.parks,
+               (unsigned long long)st.caller_runs);
     }
     return 0;
 }

@@ -27,6 +27,55 @@ static tvl_pool *make_pool(unsigned workers, bool fixed)
 
 /* ---- basics ------------------------------------------------------------------ */
 
+/* ---- back-pressure ------------------------------------------------------------ */
+
+typedef struct caller_probe {
+    _Atomic int release;   /* the blocker waits for this */
+    _Atomic int on_caller; /* tasks that ran on the submitting thread */
+    pthread_t submitter;
+} caller_probe;
+
+static int body_block_until_released(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    caller_probe *c = arg;
+    while (!atomic_load_explicit(&c->release, memory_order_acquire))
+        usleep(1000);
+    return 0;
+}
+
+static int body_where(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    caller_probe *c = arg;
+    if (pthread_equal(pthread_self(), c->submitter))
+        atomic_fetch_add_explicit(&c->on_caller, 1, memory_order_relaxed);
+    return 0;
+}
+
+static void a_full_queue_makes_the_submitter_run_the_task(void)
+{
+    /* One fixed worker, held by a blocker: the 16,384-slot queue fills, and
+     * each submission past it runs on the submitting thread instead of
+     * growing the queue. */
+    tvl_pool *p = make_pool(1, true);
+    caller_probe c = {.submitter = pthread_self()};
+    tvl_future *blocker;
+    CU_ASSERT_EQUAL_FATAL(tvl_pool_submit(p, body_block_until_released, &c, &blocker), 0);
+    sleep_ms(20); /* the worker has taken it */
+    enum { QUEUED = 16384, EXTRA = 10 };
+    for (int i = 0; i < QUEUED + EXTRA; i++)
+        CU_ASSERT_EQUAL_FATAL(tvl_pool_submit(p, body_where, &c, NULL), 0);
+    CU_ASSERT(atomic_load(&c.on_caller) >= EXTRA);
+    tvl_pool_stats st;
+    tvl_pool_get_stats(p, &st);
+    CU_ASSERT_EQUAL(st.caller_runs, (uint64_t)atomic_load(&c.on_caller));
+    atomic_store_explicit(&c.release, 1, memory_order_release);
+    CU_ASSERT_EQUAL(tvl_future_wait(blocker), 0);
+    tvl_future_unref(blocker);
+    tvl_pool_destroy(p, TVL_SHUTDOWN_DRAIN);
+}
+
 typedef struct whoami {
     tvl_pool *pool;
     int id;
@@ -620,6 +669,8 @@ void test_pool_register(void)
     static CU_TestInfo tests[] = {
         {"submit_runs_on_a_worker", submit_runs_on_a_worker},
         {"bad_options_are_einval", bad_options_are_einval},
+        {"a_full_queue_makes_the_submitter_run_the_task",
+         a_full_queue_makes_the_submitter_run_the_task},
         {"stress_every_task_accounted_for", stress_every_task_accounted_for},
         {"helping_join_never_deadlocks_fixed_pool", helping_join_never_deadlocks_fixed_pool},
         {"helping_join_on_one_worker", helping_join_on_one_worker},
