@@ -346,10 +346,14 @@ def make_plan(prof, build, python, facts, have_aiohttp, assume_built=False):
 class DelayServer:
     """build/delay-server as a child for one phase; READY gives url and ca."""
 
-    def __init__(self, program, plain_http, scale):
+    def __init__(self, program, plain_http, scale, spin_us=0):
         cmd = [program, "--port", "0", "--scale", f"{scale:g}"]
         if plain_http:
             cmd.append("--plain-http")
+        if spin_us:
+            # Precise delays for the six-request demo (see bench.c); never
+            # under load, where polling would take a core from the client.
+            cmd += ["--spin-us", str(spin_us)]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().split()
         fields = dict(f.split("=", 1) for f in line[1:] if "=" in f)
@@ -622,7 +626,8 @@ def main(argv=None):
                 plain, scale_attr = PHASE_SERVER[phase]
                 scale = getattr(prof, scale_attr) if scale_attr else 1.0
                 try:
-                    server = DelayServer(server_prog, plain, scale)
+                    server = DelayServer(server_prog, plain, scale,
+                                         spin_us=2000 if phase == "demo-http" else 0)
                     subst = {"URL": server.url, "CA": server.ca}
                 except (OSError, RuntimeError) as e:
                     for st in todo:
