@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 static tvl_pool *pool;
 /* Counts are read by the harness between patterns; relaxed is enough,
@@ -35,6 +36,18 @@ int tvl_rt_init(const tvl_rt_options *opts, char *errbuf, size_t errlen)
         po.max_threads = opts->max_threads;
         if (po.workers == 0 || po.workers > po.max_threads)
             po.workers = po.max_threads < 2 ? po.max_threads : 2;
+    }
+    /* With a connection limit, a spare thread beyond C + workers could only
+     * block on the connection semaphore (and would make the pool start yet
+     * another): cap the compensating pool there, so extra tasks wait in
+     * the queue, not in threads. 10,000 requests over 100 connections ran
+     * at 3,000 requests/s with 5,000 threads parked on the semaphore. */
+    if (!po.fixed && opts->connections > 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned workers = po.workers ? po.workers : cpus > 0 ? (unsigned)cpus : 1;
+        unsigned cap = opts->connections + workers;
+        if (po.max_threads == 0 || po.max_threads > cap)
+            po.max_threads = cap;
     }
     /* Each thread keeps its own easy handle, and so its own kept-alive
      * connection plus the socketpair libcurl's internal multi handle uses
