@@ -30,13 +30,13 @@ import json
 import os
 import platform
 import resource
-import signal
 import ssl
-import subprocess
 import sys
 import threading
 import time
 import weakref
+
+from delay_server import DelayServer  # scripts/delay_server.py
 
 # aiohttp is imported by main() when the HTTP workload needs it: the sleep
 # demo, --help and usage errors work without it, and start faster.
@@ -221,36 +221,6 @@ def read_url_file(path):
 
 
 # ---- the delay server --------------------------------------------------------
-
-class DelayServer:
-    """build/delay-server as a child process: its READY line gives the base
-    URL and the CA file; stop() sends SIGTERM and waits."""
-
-    def __init__(self, program, plain_http, scale):
-        cmd = [program, "--port", "0", "--scale", repr(scale)]
-        if plain_http:
-            cmd.append("--plain-http")
-        try:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        except OSError as e:
-            raise RuntimeError(f"cannot start {program}: {e.strerror}")
-        line = self.proc.stdout.readline().split()
-        fields = dict(f.split("=", 1) for f in line[1:] if "=" in f)
-        if not line or line[0] != "READY" or "url" not in fields:
-            self.stop()
-            raise RuntimeError(f"{program} did not print its READY line")
-        self.url = fields["url"]
-        self.ca = None if fields.get("ca", "-") == "-" else fields["ca"]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
 
 def default_server_program():
     return os.environ.get("TVL_DELAY_SERVER") or os.path.join(REPO, "build", "delay-server")

@@ -19,13 +19,14 @@ import datetime
 import json
 import math
 import os
-import platform
 import resource
 import shutil
 import signal
 import subprocess
 import sys
 import time
+
+from delay_server import DelayServer  # scripts/delay_server.py
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -342,36 +343,6 @@ def make_plan(prof, build, python, facts, have_aiohttp, assume_built=False):
 
 
 # ---- servers ---------------------------------------------------------------------------
-
-class DelayServer:
-    """build/delay-server as a child for one phase; READY gives url and ca."""
-
-    def __init__(self, program, plain_http, scale, spin_us=0):
-        cmd = [program, "--port", "0", "--scale", f"{scale:g}"]
-        if plain_http:
-            cmd.append("--plain-http")
-        if spin_us:
-            # Precise delays for the six-request demo (see bench.c); never
-            # under load, where polling would take a core from the client.
-            cmd += ["--spin-us", str(spin_us)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline().split()
-        fields = dict(f.split("=", 1) for f in line[1:] if "=" in f)
-        if not line or line[0] != "READY" or "url" not in fields:
-            self.stop()
-            raise RuntimeError(f"{program} printed no READY line")
-        self.url = fields["url"]
-        self.ca = None if fields.get("ca", "-") == "-" else fields["ca"]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
 
 SITES = ("blog", "securityheaders", "hstspreload", "isc2", "sans", "scotthelme")
 

@@ -1,0 +1,38 @@
+"""The project's delay server (build/delay-server) as a child process, for
+the Python scripts: its READY line gives the base URL and the CA file;
+stop() sends SIGTERM and waits, as tvl_delay_server_stop() does in C."""
+
+import signal
+import subprocess
+
+
+class DelayServer:
+    def __init__(self, program, plain_http, scale, spin_us=0):
+        cmd = [program, "--port", "0", "--scale", f"{scale:g}"]
+        if plain_http:
+            cmd.append("--plain-http")
+        if spin_us:
+            # Precise delays for the six-request demo (see src/programs/
+            # bench.c); never under load, where polling would take a core
+            # from the client.
+            cmd += ["--spin-us", str(spin_us)]
+        try:
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        except OSError as e:
+            raise RuntimeError(f"cannot start {program}: {e.strerror}")
+        line = self.proc.stdout.readline().split()
+        fields = dict(f.split("=", 1) for f in line[1:] if "=" in f)
+        if not line or line[0] != "READY" or "url" not in fields:
+            self.stop()
+            raise RuntimeError(f"{program} did not print its READY line")
+        self.url = fields["url"]
+        self.ca = None if fields.get("ca", "-") == "-" else fields["ca"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
