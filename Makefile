@@ -378,9 +378,12 @@ fuzz-run: $(FUZZ_BINS)
 $(B)/tvl.pc: tvl.pc.in $(B)/.flags
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
+# libtvl's own headers; rt.h and delay_server.h belong to the programs.
+LIBTVL_HEADERS = include/tvl/error.h include/tvl/future.h include/tvl/pool.h
+
 install: $(LIBTVL) $(B)/tvl.pc
 	install -d $(DESTDIR)$(PREFIX)/include/tvl $(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 644 include/tvl/*.h $(DESTDIR)$(PREFIX)/include/tvl/
+	install -m 644 $(LIBTVL_HEADERS) $(DESTDIR)$(PREFIX)/include/tvl/
 	install -m 644 $(LIBTVL) $(DESTDIR)$(PREFIX)/lib/
 	install -m 644 $(B)/tvl.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 
