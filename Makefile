@@ -156,9 +156,12 @@ help:
 	@echo "make bench [QUICK=1]  run the benchmark sweep into results/ and draw the plots"
 	@echo "make plot             redraw results/figures/ from results/ without running anything"
 	@echo "make test-scripts     test the Python side (sweep plan, asyncio reference, plots, validator)"
+	@echo "make test-valgrind    every CUnit runner under valgrind memcheck"
 	@echo "make fuzz             libFuzzer on the CLI, URL-file and HTTP request parsers (FUZZ_SECONDS=30)"
-	@echo "make install          install headers, libtvl.a and tvl.pc under DESTDIR/PREFIX"
+	@echo "make lint             cppcheck and clang-tidy (checks in .clang-tidy)"
+	@echo "make install          install libtvl's headers, libtvl.a and tvl.pc under DESTDIR/PREFIX"
 	@echo "variables: CC CFLAGS LDFLAGS SANITIZE=thread|address,undefined PREFIX DESTDIR V=1 PYTHON"
+	@echo "           FIBER_SWITCH=ucontext QUICK=1 FUZZ_SECONDS=N"
 
 # The flags a variant was built with; objects depend on it so that a change
 # of CC or CFLAGS rebuilds what it must.
