@@ -100,32 +100,11 @@ FIBER_OBJ   := $(call objs,$(FIBER_SRC))
 LIBTVL := $(B)/libtvl.a
 
 # --- programs --------------------------------------------------------------
-PROGRAMS :=
-ifneq ($(SERVER_SRC),)
-PROGRAMS += $(B)/delay-server
-endif
-HAVE_BENCH := $(wildcard src/programs/bench.c)
-ifneq ($(HAVE_BENCH),)
-PROGRAMS += $(if $(THREADS_SRC),$(B)/bench-threads) $(if $(LOOP_SRC),$(B)/bench-loop)
-endif
-ifneq ($(wildcard src/programs/fiber_bench.c),)
-PROGRAMS += $(B)/fiber-bench
-endif
-ifneq ($(wildcard src/programs/bare_threads.c),)
-PROGRAMS += $(B)/bare-threads
-endif
-ifneq ($(wildcard src/programs/bare_multi.c),)
-PROGRAMS += $(B)/bare-multi
-endif
-ifneq ($(wildcard src/programs/thread_cost.c),)
-PROGRAMS += $(B)/thread-cost
-endif
-ifneq ($(wildcard src/programs/pool_bench.c),)
-PROGRAMS += $(B)/pool-bench
-endif
-ifneq ($(wildcard src/programs/server_bench.c),)
-PROGRAMS += $(B)/server-bench
-endif
+# One executable per file of src/programs (underscores become dashes);
+# bench.c is linked twice, once against each runtime.
+PROGRAMS := $(addprefix $(B)/,$(subst _,-,$(notdir $(basename \
+              $(filter-out src/programs/bench.c,$(wildcard src/programs/*.c)))))) \
+            $(B)/bench-threads $(B)/bench-loop
 
 # --- tests: tests/<group>/test_*.c -> $(B)/test-<group>[-runtime] ----------
 TEST_GROUPS := $(notdir $(patsubst %/,%,$(dir $(wildcard tests/*/test_*.c))))
