@@ -293,7 +293,7 @@ test-valgrind: check-deps
 	$(Q)TVL_TEST_SLOW=1 RUNNER_PREFIX="$(VALGRIND)" scripts/run-tests.sh $(TEST_BINS)
 
 test-scripts:
-	$(Q)$(PYTHON) tests/scripts/test_scripts.py
+	$(Q)B=$(B) $(TSAN_ENV) $(PYTHON) tests/scripts/test_scripts.py
 
 # The sweep runs the binaries of the default build; missing aiohttp only
 # skips the asyncio reference (bench.py says so). Plots are drawn before the

@@ -184,6 +184,32 @@ def asyncio_reference_sleep_demo_writes_valid_records():
 
 
 @test
+def both_c_builds_write_records_the_schema_accepts():
+    """The JSON and the trace of bench-threads and bench-loop, from a real
+    run (the sleep demo, and the HTTP demo against the embedded server),
+    validate against docs/json-schema.md. Skipped where the binaries are not
+    built (make builds them before this runs)."""
+    build = os.environ.get("B", os.path.join(REPO, "build"))
+    for backend in ("threads", "loop"):
+        binary = os.path.join(build, "bench-" + backend)
+        if not os.path.exists(binary):
+            print(f"     ({binary} not built: skipped)")
+            continue
+        for args in (["--workload", "sleep", "--scale", "0.01"],
+                     ["--scale", "0.02", "--pattern", "gather,taskgroup"]):
+            with tempfile.TemporaryDirectory() as tmp:
+                out, trace = os.path.join(tmp, "r.json"), os.path.join(tmp, "t.json")
+                r = run([binary, "--quiet", "--export-json", out, "--trace", trace] + args)
+                check(r.returncode == 0, f"{backend} {args}: exit {r.returncode}: {r.stderr}")
+                with open(out) as f:
+                    recs = json.load(f)
+                check(recs and all(x["backend"] == backend for x in recs), "backend")
+                check(not errors_of(recs), f"{backend}: {errors_of(recs)[:3]}")
+                with open(trace) as f:
+                    check(len(json.load(f)["traceEvents"]) > len(recs), "trace events")
+
+
+@test
 def asyncio_reference_usage_errors_exit_2():
     ref = os.path.join(SCRIPTS, "asyncio_reference.py")
     for argv in (["--workload", "sleep", "http://127.0.0.1/"], ["--pattern", "map"],
