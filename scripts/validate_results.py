@@ -61,16 +61,13 @@ class Checker:
                             list: "array", dict: "object"}[t] for t in types)
 
     def number(self, where, obj, key, lo=None, nullable=False):
-        if not self.typed(where, obj, key, (int, float), nullable):
-            return False
-        v = obj[key]
-        if v is not None and lo is not None and v < lo:
-            self.err(where, f"'{key}' = {v} is below {lo}")
-            return False
-        return True
+        return self._bounded(where, obj, key, (int, float), lo, nullable)
 
     def integer(self, where, obj, key, lo=None, nullable=False):
-        if not self.typed(where, obj, key, (int,), nullable):
+        return self._bounded(where, obj, key, (int,), lo, nullable)
+
+    def _bounded(self, where, obj, key, types, lo, nullable):
+        if not self.typed(where, obj, key, types, nullable):
             return False
         v = obj[key]
         if v is not None and lo is not None and v < lo:

@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,50 @@ static bool parse_scale(const char *s, double *out)
         return false;
     *out = v;
     return true;
+}
+
+/* The options that take a whole number: their range and where it goes. */
+typedef enum { AS_SIZE, AS_LONG, AS_UNSIGNED } number_kind;
+typedef struct number_option {
+    const char *name;
+    long lo, hi;
+    number_kind kind;
+    size_t offset; /* in tvl_cli */
+} number_option;
+
+static const number_option number_options[] = {
+    {"-n", 1, 1000000, AS_SIZE, offsetof(tvl_cli, n)},
+    {"--delay-ms", 0, 3600000, AS_LONG, offsetof(tvl_cli, delay_ms)},
+    {"--threads", 1, 100000, AS_UNSIGNED, offsetof(tvl_cli, threads)},
+    {"--max-threads", 1, 100000, AS_UNSIGNED, offsetof(tvl_cli, max_threads)},
+    {"--connections", 0, 100000, AS_UNSIGNED, offsetof(tvl_cli, connections)},
+    {"--timeout-ms", 0, 86400000, AS_LONG, offsetof(tvl_cli, timeout_ms)},
+    {"--repeat", 1, 1000, AS_UNSIGNED, offsetof(tvl_cli, repeat)},
+};
+
+static const number_option *find_number_option(const char *name)
+{
+    for (size_t i = 0; i < sizeof number_options / sizeof number_options[0]; i++)
+        if (strcmp(number_options[i].name, name) == 0)
+            return &number_options[i];
+    return NULL;
+}
+
+/* v is within the option's range, which fits every field type. */
+static void set_number(tvl_cli *cli, const number_option *o, long v)
+{
+    char *field = (char *)cli + o->offset;
+    switch (o->kind) {
+    case AS_SIZE:
+        *(size_t *)(void *)field = (size_t)v;
+        break;
+    case AS_LONG:
+        *(long *)(void *)field = v;
+        break;
+    case AS_UNSIGNED:
+        *(unsigned *)(void *)field = (unsigned)v;
+        break;
+    }
 }
 
 static int parse_patterns(const char *list, bool *ways, char *err, size_t errlen)
@@ -199,6 +244,7 @@ int tvl_cli_parse(int argc, char **argv, tvl_cli *cli, char *err, size_t errlen)
 
         long v;
         int rc = 0;
+        const number_option *num;
         if (strcmp(name, "--plain-http") == 0) {
             cli->plain_http = true;
         } else if (strcmp(name, "--insecure") == 0) {
@@ -223,53 +269,12 @@ int tvl_cli_parse(int argc, char **argv, tvl_cli *cli, char *err, size_t errlen)
                                  value);
         } else if (strcmp(name, "--pattern") == 0) {
             rc = parse_patterns(value, cli->ways, err, errlen);
-        } else if (strcmp(name, "-n") == 0) {
-            if (parse_long(value, 1, 1000000, &v))
-                cli->n = (size_t)v;
+        } else if ((num = find_number_option(name)) != NULL) {
+            if (parse_long(value, num->lo, num->hi, &v))
+                set_number(cli, num, v);
             else
-                rc = usage_error(err, errlen, "-n needs a whole number from 1 to 1000000, not '%.40s'",
-                                 value);
-        } else if (strcmp(name, "--delay-ms") == 0) {
-            if (parse_long(value, 0, 3600000, &v))
-                cli->delay_ms = v;
-            else
-                rc = usage_error(err, errlen,
-                                 "--delay-ms needs a whole number from 0 to 3600000, not '%.40s'",
-                                 value);
-        } else if (strcmp(name, "--threads") == 0) {
-            if (parse_long(value, 1, 100000, &v))
-                cli->threads = (unsigned)v;
-            else
-                rc = usage_error(err, errlen,
-                                 "--threads needs a whole number from 1 to 100000, not '%.40s'",
-                                 value);
-        } else if (strcmp(name, "--max-threads") == 0) {
-            if (parse_long(value, 1, 100000, &v))
-                cli->max_threads = (unsigned)v;
-            else
-                rc = usage_error(err, errlen,
-                                 "--max-threads needs a whole number from 1 to 100000, not '%.40s'",
-                                 value);
-        } else if (strcmp(name, "--connections") == 0) {
-            if (parse_long(value, 0, 100000, &v))
-                cli->connections = (unsigned)v;
-            else
-                rc = usage_error(err, errlen,
-                                 "--connections needs a whole number from 0 to 100000, not '%.40s'",
-                                 value);
-        } else if (strcmp(name, "--timeout-ms") == 0) {
-            if (parse_long(value, 0, 86400000, &v))
-                cli->timeout_ms = v;
-            else
-                rc = usage_error(err, errlen,
-                                 "--timeout-ms needs a whole number from 0 to 86400000, not '%.40s'",
-                                 value);
-        } else if (strcmp(name, "--repeat") == 0) {
-            if (parse_long(value, 1, 1000, &v))
-                cli->repeat = (unsigned)v;
-            else
-                rc = usage_error(err, errlen,
-                                 "--repeat needs a whole number from 1 to 1000, not '%.40s'", value);
+                rc = usage_error(err, errlen, "%s needs a whole number from %ld to %ld, not '%.40s'",
+                                 num->name, num->lo, num->hi, value);
         } else if (strcmp(name, "--url-file") == 0) {
             cli->url_file = value;
         } else if (strcmp(name, "--cacert") == 0) {
