@@ -10,8 +10,11 @@
  * TVL__HTTP_MAX_HEAD), plus the response head while it is being sent; the
  * body comes from one static buffer, and OpenSSL's record buffers are
  * released when idle. System calls per request on a fresh plain
- * connection: accept4, epoll_ctl, read, writev, close; on a kept-alive one:
- * read, writev; plus a share of epoll_wait and timerfd_settime.
+ * connection: accept4, read, sendmsg, close (no epoll_ctl: see
+ * conn_update_events); on a kept-alive one: read, sendmsg; plus a share of
+ * epoll_wait, accept4's final EAGAIN and timerfd_settime. On this project's
+ * VM a system call costs about 1 us, so that count is most of the CPU the
+ * server spends outside the kernel's TCP code (docs/delay-server.md).
  */
 #include "server/server.h"
 #include "server/body.h"
@@ -41,6 +44,7 @@
 #include <unistd.h>
 
 #define LINGER_NS (2 * UINT64_C(1000000000))
+#define WATCH_DELAY_NS UINT64_C(1000000000)
 #define ACCEPT_PAUSE_NS (100 * UINT64_C(1000000))
 #define ACCEPT_BATCH 128
 #define MAX_EVENTS 256
@@ -69,6 +73,7 @@ typedef struct conn {
     bool nodelay;        /* TCP_NODELAY is set */
     bool answered;       /* a response was sent on this connection */
     bool refused;        /* the current response refuses a bad head */
+    bool registered;     /* in the epoll set (added lazily, see conn_update_events) */
     uint32_t events;     /* the mask registered with epoll */
     SSL *ssl;
     char *in;            /* received, unparsed bytes */
@@ -94,6 +99,7 @@ struct tvl__ds {
     uint64_t armed; /* the deadline the timerfd is set for; 0: disarmed */
     tvl__timer accept_timer;
     bool accept_paused;
+    bool listen_nodelay; /* accepted sockets inherit TCP_NODELAY */
     conn *conns;
     tvl__ds_stats st;
     struct {
@@ -155,6 +161,13 @@ static void conn_close(tvl__ds *s, conn *c, bool reset)
     s->st.active--;
 }
 
+/* A connection enters the epoll set only when it first has to wait for
+ * the socket: a plain request that arrives whole with the connection
+ * (TCP_DEFER_ACCEPT sees to that) and is answered before a long wait is
+ * never registered, which saves an epoll_ctl per connection and the
+ * kernel's epitem. The cost: during a short delay nobody watches the
+ * socket, so a client that leaves is noticed when the answer is written,
+ * at most WATCH_DELAY_NS later. */
 static void conn_update_events(tvl__ds *s, conn *c)
 {
     bool in;
@@ -162,14 +175,20 @@ static void conn_update_events(tvl__ds *s, conn *c)
         in = c->hs_want_in;
     else if (c->state == CS_STALL || c->state == CS_LINGER)
         in = !c->peer_eof;
+    else if (c->state == CS_DELAY && !c->registered && c->timer.when < now_ns() + WATCH_DELAY_NS)
+        in = false;
     else
         in = !c->peer_eof && c->in_len < TVL__HTTP_MAX_HEAD;
     uint32_t ev = (in ? EPOLLIN : 0u) | (c->want_out ? EPOLLOUT : 0u);
-    if (ev == c->events)
+    if (ev == c->events && (c->registered || ev == 0))
         return;
     struct epoll_event e = {.events = ev, .data.ptr = c};
-    if (epoll_ctl(s->ep, EPOLL_CTL_MOD, c->fd, &e) == 0)
+    if (epoll_ctl(s->ep, c->registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, c->fd, &e) == 0) {
         c->events = ev;
+        c->registered = true;
+    } else if (!c->registered) {
+        conn_close(s, c, false); /* nothing would ever wake it */
+    }
 }
 
 typedef enum io_result { IO_OK, IO_AGAIN, IO_EOF, IO_ERR } io_result;
@@ -485,6 +504,12 @@ static step refuse_request(tvl__ds *s, conn *c, const tvl__http_request *req)
 /* Writes the head and the current burst. STEP_CONTINUE when all is sent. */
 static step conn_flush(tvl__ds *s, conn *c)
 {
+    /* The last write before a graceful close is corked (MSG_MORE): close()
+     * then sends the tail and the FIN in one segment, which saves the
+     * kernel a packet each way on loopback. A reset must not be corked:
+     * it would drop the held tail. */
+    bool closing = !c->keep_alive && c->fault == TVL__FAULT_NONE && !c->refused &&
+                   c->body_end == c->body_stop;
     while (c->out_off < c->out_len || c->body_off < c->body_end) {
         size_t hlen = c->out_len - c->out_off, blen = 0;
         const unsigned char *body = NULL;
@@ -498,7 +523,8 @@ static step conn_flush(tvl__ds *s, conn *c)
                 iov[cnt++] = (struct iovec){c->out + c->out_off, hlen};
             if (blen)
                 iov[cnt++] = (struct iovec){(void *)body, blen};
-            ssize_t w = writev(c->fd, iov, cnt);
+            struct msghdr msg = {.msg_iov = iov, .msg_iovlen = (size_t)cnt};
+            ssize_t w = sendmsg(c->fd, &msg, closing ? MSG_NOSIGNAL | MSG_MORE : MSG_NOSIGNAL);
             if (w < 0) {
                 if (errno == EINTR)
                     continue;
@@ -745,8 +771,7 @@ static void on_accept(tvl__ds *s)
             continue;
         }
         c->fd = fd;
-        if (!s->plain)
-            conn_nodelay(c); /* the handshake is several small writes */
+        c->nodelay = s->listen_nodelay; /* inherited from the listener */
         tvl__timer_init(&c->timer);
         if (!s->plain) {
             c->ssl = SSL_new(s->tls.ctx);
@@ -761,10 +786,7 @@ static void on_accept(tvl__ds *s)
         } else {
             c->state = CS_READ;
         }
-        c->events = EPOLLIN;
-        struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
-        if (epoll_ctl(s->ep, EPOLL_CTL_ADD, fd, &e) != 0 ||
-            tvl__timer_set(&s->heap, &c->timer, now_ns() + s->idle_ns) != 0) {
+        if (tvl__timer_set(&s->heap, &c->timer, now_ns() + s->idle_ns) != 0) {
             SSL_free(c->ssl);
             free(c);
             close(fd);
@@ -777,7 +799,9 @@ static void on_accept(tvl__ds *s)
         s->st.connections++;
         if (++s->st.active > s->st.max_active)
             s->st.max_active = s->st.active;
-        conn_drive(s, c, true); /* the request is often there already */
+        /* With TCP_DEFER_ACCEPT the request (or the ClientHello) is
+         * already there; conn_drive registers the socket if it must wait. */
+        conn_drive(s, c, true);
     }
 }
 
@@ -934,6 +958,18 @@ int tvl__ds_create(const tvl__ds_config *cfg, tvl__ds **out, char *err, size_t e
         snprintf(err, errlen, "cannot listen on %s port %u: %s", host, cfg->port, strerror(errno));
         goto fail;
     }
+    /* Both best effort, for CPU only. TCP_DEFER_ACCEPT: the kernel queues a
+     * connection for accept() once its first data has arrived (a silent
+     * client is queued after about a second anyway), so the read that
+     * follows accept() finds the request instead of EAGAIN and an epoll
+     * round trip. TCP_NODELAY is inherited by accepted sockets: TLS needs
+     * it for the handshake's small writes, and setting it here saves a
+     * setsockopt per connection. */
+    int defer_s = 1;
+    setsockopt(s->lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
+    if (!s->plain)
+        s->listen_nodelay =
+            setsockopt(s->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
     if (getsockname(s->lfd, (struct sockaddr *)&ss, &sslen) != 0) {
         rc = -errno;
         snprintf(err, errlen, "getsockname: %s", strerror(errno));

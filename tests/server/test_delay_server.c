@@ -4,11 +4,16 @@
 #include "ds_util.h"
 #include "test_util.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -225,6 +230,86 @@ static void spawn_writes_a_private_ca_and_stop_removes_it(void)
     CU_ASSERT_EQUAL(tvl_delay_server_stop(NULL), 0);
 }
 
+/* The server's count of open connections, from /stats (which is one). */
+static int active_connections(const tvl_delay_server *s)
+{
+    ds_fetch f;
+    ds_get(NULL, s, "/stats", NULL, 10000, false, &f);
+    const char *a = strstr(f.body, " active=");
+    return a ? atoi(a + 8) : -1;
+}
+
+static int raw_connect(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    CU_ASSERT(fd >= 0);
+    return fd;
+}
+
+/* The listener defers accept() until a request arrives (TCP_DEFER_ACCEPT),
+ * but a client that never speaks is still accepted after about a second
+ * and then closed by the idle timeout, not kept forever. */
+static void a_silent_client_is_closed_after_the_idle_timeout(void)
+{
+    tvl_delay_server_options o;
+    tvl_delay_server_options_init(&o);
+    o.plain_http = true;
+    o.idle_timeout_ms = 300;
+    tvl_delay_server *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(tvl_delay_server_spawn(&o, &s), 0);
+    double t0 = tvl_test_now();
+    int fd = raw_connect(tvl_delay_server_port(s));
+    if (fd >= 0) {
+        struct pollfd p = {fd, POLLIN, 0};
+        CU_ASSERT_EQUAL(poll(&p, 1, 20000), 1);
+        char c;
+        CU_ASSERT_EQUAL(recv(fd, &c, 1, 0), 0); /* EOF, no answer */
+        CU_ASSERT(tvl_test_now() - t0 >= 0.3);
+        close(fd);
+    }
+    ds_stop(s);
+}
+
+/* A client that aborts (RST) during a long delay frees its connection at
+ * once; during a short one (not watched, to save a system call) at the
+ * latest when the answer is due. (A client that merely closes may have
+ * only half-closed: it still gets its answer when the delay is over.) */
+static void a_client_aborting_during_a_delay_frees_its_connection(void)
+{
+    tvl_delay_server *s = ds_spawn(true, 0);
+    if (!s)
+        return;
+    const char *paths[] = {"/delay/60000", "/delay/400"};
+    for (size_t i = 0; i < 2; i++) {
+        int fd = raw_connect(tvl_delay_server_port(s));
+        if (fd < 0)
+            break;
+        char req[128];
+        int n = snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                         paths[i]);
+        CU_ASSERT_EQUAL(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+        int active = 0;
+        for (int k = 0; k < 100 && (active = active_connections(s)) != 2; k++)
+            usleep(10000);
+        CU_ASSERT_EQUAL(active, 2); /* ours and the /stats request */
+        struct linger lg = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        double t0 = tvl_test_now();
+        close(fd);
+        for (int k = 0; k < 300 && (active = active_connections(s)) != 1; k++)
+            usleep(10000);
+        CU_ASSERT_EQUAL(active, 1);
+        CU_ASSERT(tvl_test_now() - t0 < (i == 0 ? 1.0 : 0.4 + 1.0) + ds_slack());
+    }
+    ds_stop(s);
+}
+
 static void plain_http_and_a_thread_server_work_too(void)
 {
     tvl_delay_server *s = ds_spawn(true, 0);
@@ -403,6 +488,8 @@ void test_delay_server_register(void)
         {"tls_verification_passes_with_its_ca_and_fails_with_another", tls_verification_passes_with_its_ca_and_fails_with_another},
         {"spawn_writes_a_private_ca_and_stop_removes_it", spawn_writes_a_private_ca_and_stop_removes_it},
         {"plain_http_and_a_thread_server_work_too", plain_http_and_a_thread_server_work_too},
+        {"a_silent_client_is_closed_after_the_idle_timeout", a_silent_client_is_closed_after_the_idle_timeout},
+        {"a_client_aborting_during_a_delay_frees_its_connection", a_client_aborting_during_a_delay_frees_its_connection},
         {"non_loopback_addresses_are_refused", non_loopback_addresses_are_refused},
         {"the_server_dies_with_its_parent", the_server_dies_with_its_parent},
         {"command_line_help_version_and_bad_options", command_line_help_version_and_bad_options},
