@@ -1,12 +1,27 @@
-/* Fiber stacks: mapping with a guard region, valgrind registration, and the
- * per-thread cache of freed stacks. */
+/* Fiber stacks: made in batches (one mapping, guards and first pages
+ * installed by two batched system calls), valgrind registration, and the
+ * per-thread cache of freed stacks.
+ *
+ * Why batches: on the VM this project is measured on, a page fault costs
+ * about 14 us and a system call about 1 us, so a stack made one at a time
+ * (mmap, mprotect for the guard, a fault on its first page) costs about
+ * 20 us, which is what 5,000 fibers of a burst used to spend in total
+ * 0.1 s on. A batch of B stacks is one mmap, one process_madvise(2) that
+ * installs B guards (MADV_GUARD_INSTALL, Linux 6.13+) and one that
+ * populates the top page of each (MADV_POPULATE_WRITE): about 1 us a
+ * stack. Where the kernel lacks these (or under valgrind, which does not
+ * know process_madvise) the guards fall back to one mprotect each and the
+ * first page is faulted in on first use, as before. */
 #include "fiber/stack.h"
 
 #include "fiber/fiber.h"
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* valgrind must be told which memory is a stack, or every switch looks like
@@ -21,16 +36,36 @@
 #ifndef TVL__HAVE_VALGRIND
 #define VALGRIND_STACK_REGISTER(lo, hi) 0u
 #define VALGRIND_STACK_DEREGISTER(id) ((void)(id))
+#define RUNNING_ON_VALGRIND 0
 #endif
 
 #ifndef MAP_STACK
 #define MAP_STACK 0
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102
 #endif
 
 /* Bytes of PROT_NONE below each stack. More than one page so that a frame
  * of a few KiB (a char buf[8192]) cannot step over it; it costs address
  * space only, never memory. */
 #define GUARD_BYTES ((size_t)16 * 1024)
+
+/* Batches grow from BATCH_MIN stacks, doubling up to BATCH_MAX, so that a
+ * thread with a few fibers maps a few stacks and a burst of thousands
+ * costs a few dozen system calls. What a burst leaves unused is at most
+ * one batch: BATCH_MAX top pages of memory (1 MiB). BATCH_MAX also stays
+ * within process_madvise's limit of 1,024 ranges a call. */
+#define BATCH_MIN 8u
+#define BATCH_MAX 256u
+
+/* Pages populated at the top of each new stack: a task body that fetches
+ * a page and prints its line runs in the top 4 KiB (measured: 3.5 KiB
+ * deep); deeper pages are faulted in when touched. */
+#define READY_PAGES 1u
 
 static size_t page_size(void)
 {
@@ -58,36 +93,102 @@ size_t tvl__stack_round(size_t size)
 }
 
 static _Thread_local struct {
-    struct tvl__stack stacks[TVL__STACK_CACHE_MAX];
+    struct tvl__stack stacks[TVL__STACK_CACHE_MAX]; /* freed, reused first */
     unsigned n;
+    char *fresh;        /* the guard of the next never-used stack of the batch */
+    unsigned fresh_left;
+    size_t fresh_size;  /* usable bytes of the batch's stacks */
+    unsigned next_batch;
 } cache;
 
-static int map_stack(struct tvl__stack *st, size_t size)
+/* Applies `advice` to n ranges of this process in one system call. False
+ * if the kernel cannot (before 6.13 process_madvise takes only a few
+ * advices, and before 5.10 it does not exist). A pidfd is opened each
+ * time: one cached across a fork() would name the parent. */
+static bool madvise_batch(struct iovec *iov, size_t n, int advice)
+{
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+    if (RUNNING_ON_VALGRIND)
+        return false;
+    int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+    if (pidfd < 0)
+        return false;
+    size_t want = 0;
+    for (size_t i = 0; i < n; i++)
+        want += iov[i].iov_len;
+    long done = syscall(SYS_process_madvise, pidfd, iov, n, advice, 0);
+    close(pidfd);
+    return done == (long)want;
+#else
+    (void)iov, (void)n, (void)advice;
+    return false;
+#endif
+}
+
+/* Maps a batch of `count` stacks of `size` usable bytes, each with its
+ * guard below it, and makes it the thread's fresh reserve (any earlier
+ * remainder must have been used up). Returns 0 or -ENOMEM. */
+static int make_batch(size_t size, unsigned count)
 {
     size_t guard = round_up(GUARD_BYTES, page_size());
-    size_t total = guard + size;
+    size_t per = guard + size;
     /* NORESERVE: 10,000 fibers of 64 KiB reserve no swap; pages are only
-     * committed when touched. The guard is made PROT_NONE afterwards rather
-     * than mapped separately, so one munmap frees both. */
-    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE,
+     * committed when touched (or populated). */
+    char *p = mmap(NULL, per * count, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (p == MAP_FAILED)
         return -ENOMEM;
-    if (mprotect(p, guard, PROT_NONE) != 0) {
-        munmap(p, total);
-        return -ENOMEM; /* ENOMEM is mprotect's only plausible failure here */
+    struct iovec guards[BATCH_MAX], tops[BATCH_MAX];
+    size_t ready = READY_PAGES * page_size();
+    for (unsigned i = 0; i < count; i++) {
+        guards[i] = (struct iovec){p + i * per, guard};
+        tops[i] = (struct iovec){p + (i + 1) * per - ready, ready};
     }
-    st->map = p;
-    st->map_size = total;
-    st->lo = (char *)p + guard;
-    st->size = size;
-    st->vg_id = VALGRIND_STACK_REGISTER(st->lo, st->lo + size);
+    if (!madvise_batch(guards, count, MADV_GUARD_INSTALL)) {
+        for (unsigned i = 0; i < count; i++) {
+            if (mprotect(guards[i].iov_base, guard, PROT_NONE) != 0) {
+                munmap(p, per * count);
+                return -ENOMEM; /* ENOMEM is mprotect's only plausible failure */
+            }
+        }
+    }
+    /* Best effort: without it the first touch faults the page in. */
+    (void)madvise_batch(tops, count, MADV_POPULATE_WRITE);
+    cache.fresh = p;
+    cache.fresh_left = count;
+    cache.fresh_size = size;
     return 0;
+}
+
+/* Takes the next stack of the fresh reserve. */
+static void take_fresh(struct tvl__stack *st)
+{
+    size_t guard = round_up(GUARD_BYTES, page_size());
+    st->map = cache.fresh;
+    st->map_size = guard + cache.fresh_size;
+    st->lo = cache.fresh + guard;
+    st->size = cache.fresh_size;
+    st->vg_id = VALGRIND_STACK_REGISTER(st->lo, st->lo + st->size);
+    cache.fresh += st->map_size;
+    cache.fresh_left--;
+}
+
+/* Returns the unused rest of the fresh reserve to the system. */
+static void drop_fresh(void)
+{
+    if (cache.fresh_left > 0) {
+        size_t guard = round_up(GUARD_BYTES, page_size());
+        munmap(cache.fresh, cache.fresh_left * (guard + cache.fresh_size));
+    }
+    cache.fresh = NULL;
+    cache.fresh_left = 0;
 }
 
 static void unmap_stack(struct tvl__stack *st)
 {
     VALGRIND_STACK_DEREGISTER(st->vg_id);
+    /* A stack's guard and usable part are a range of its batch's mapping;
+     * munmap of a part of a mapping is fine. */
     munmap(st->map, st->map_size);
 }
 
@@ -103,7 +204,16 @@ int tvl__stack_get(struct tvl__stack *st, size_t size)
             return 0;
         }
     }
-    return map_stack(st, size);
+    if (cache.fresh_left == 0 || cache.fresh_size != size) {
+        drop_fresh();
+        unsigned count = cache.next_batch < BATCH_MIN ? BATCH_MIN : cache.next_batch;
+        int rc = make_batch(size, count);
+        if (rc != 0)
+            return rc;
+        cache.next_batch = count * 2 > BATCH_MAX ? BATCH_MAX : count * 2;
+    }
+    take_fresh(st);
+    return 0;
 }
 
 void tvl__stack_put(struct tvl__stack *st)
@@ -118,4 +228,6 @@ void tvl__stack_cache_drain(void)
 {
     while (cache.n > 0)
         unmap_stack(&cache.stacks[--cache.n]);
+    drop_fresh();
+    cache.next_batch = 0;
 }

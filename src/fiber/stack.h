@@ -1,5 +1,7 @@
-/* Fiber stacks: mmap'd regions with a PROT_NONE guard below, and a bounded
- * per-thread cache of freed stacks so that short-lived fibers cost no mmap.
+/* Fiber stacks: ranges of a per-thread batch mapping, each with a guard
+ * region below and its top page populated in advance, and a bounded
+ * per-thread cache of freed stacks so that short-lived fibers cost no
+ * system call at all (stack.c says why batches).
  *
  * Threads: the cache is thread-local; a stack may be taken on one thread
  * and put back on another (it is only memory). */
@@ -24,13 +26,15 @@ struct tvl__stack {
 size_t tvl__stack_round(size_t size);
 
 /* Fills *st with a stack of `size` usable bytes (already rounded), from the
- * cache or from mmap. Returns 0 or -ENOMEM. */
+ * cache, else from the thread's batch, making a new batch if it is used
+ * up (or of another size). Returns 0 or -ENOMEM. */
 int tvl__stack_get(struct tvl__stack *st, size_t size);
 
 /* Gives st back: to the cache, or to the system when the cache is full. */
 void tvl__stack_put(struct tvl__stack *st);
 
-/* Unmaps every stack in this thread's cache. */
+/* Unmaps every stack in this thread's cache and the unused rest of its
+ * batch. */
 void tvl__stack_cache_drain(void);
 
 #endif

@@ -4,6 +4,7 @@
 #include "test_util.h"
 
 #include "fiber/fiber.h"
+#include "fiber/stack.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -534,6 +535,59 @@ static void guard_page_reports_a_stack_overflow(void)
     }
 }
 
+/* Stacks come in batches carved from one mapping (stack.c): each one must
+ * still be a range of its own, writable from its lowest to its highest
+ * byte, with a guard below it that faults. */
+enum { BATCHED = 40 };
+
+static bool touch_faults(volatile char *p)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        *p = 1;
+        _exit(0); /* not reached if p is a guard */
+    }
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid)
+        return false;
+    /* SIGSEGV, or a sanitizer's report of it (an exit or an abort). */
+    return !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static void batched_stacks_are_separate_and_guarded(void)
+{
+    tvl_fiber_thread_cleanup(); /* start a fresh batch */
+    struct tvl__stack st[BATCHED];
+    size_t size = tvl_fiber_default_stack_size();
+    int got = 0;
+    for (; got < BATCHED; got++)
+        if (tvl__stack_get(&st[got], size) != 0)
+            break;
+    CU_ASSERT_EQUAL_FATAL(got, BATCHED);
+    for (int i = 0; i < BATCHED; i++) {
+        CU_ASSERT_EQUAL(st[i].size, size);
+        CU_ASSERT(st[i].map < st[i].lo);
+        st[i].lo[0] = 1; /* both ends usable */
+        st[i].lo[st[i].size - 1] = 1;
+        for (int j = 0; j < i; j++) { /* no two overlap, guards included */
+            bool apart = st[i].lo + st[i].size <= st[j].map || st[j].lo + st[j].size <= st[i].map;
+            CU_ASSERT(apart);
+        }
+    }
+    /* Guards of the first stack, of one inside the first batch and of the
+     * last (a later batch). A faulting child under valgrind proves little
+     * and reports much; there only the layout is checked. */
+    if (!tvl_test_slow_env()) {
+        CU_ASSERT_TRUE(touch_faults(st[0].lo - 1));
+        CU_ASSERT_TRUE(touch_faults(st[3].map));
+        CU_ASSERT_TRUE(touch_faults(st[BATCHED - 1].lo - 1));
+    }
+    for (int i = 0; i < BATCHED; i++)
+        tvl__stack_put(&st[i]);
+    tvl_fiber_thread_cleanup();
+}
+
 void test_fiber_register(void)
 {
     /* The overflow test forks first, while the process is still plain: an
@@ -547,6 +601,7 @@ void test_fiber_register(void)
         {"rounding_mode_stays_with_its_context", rounding_mode_stays_with_its_context},
         {"ten_thousand_fibers_live_at_once", ten_thousand_fibers_live_at_once},
         {"freed_stacks_are_reused", freed_stacks_are_reused},
+        {"batched_stacks_are_separate_and_guarded", batched_stacks_are_separate_and_guarded},
         {"stack_sizes_are_rounded_and_configurable", stack_sizes_are_rounded_and_configurable},
         {"never_started_fibers_can_be_destroyed", never_started_fibers_can_be_destroyed},
         {"fiber_ids_are_sequential", fiber_ids_are_sequential},
