@@ -8,7 +8,15 @@
 /* Global HTTP state: curl_global_init (once per process) and the
  * connection limit. Called by tvl__rt_common_init/shutdown. */
 int tvl__http_init(const tvl_rt_options *opts);
+
 void tvl__http_shutdown(void);
+
+/* curl_global_init, once per process, with our allocation functions
+ * (they tell rt/prefault.h when libcurl grows the heap). A backend calls it
+ * before its first other curl call; if something else initialised libcurl
+ * first, libcurl keeps its own allocator and nothing else changes. Returns
+ * 0 or -ENOMEM. */
+int tvl__curl_global_init(void);
 
 /* The FNV-1a 64-bit checksum the delay server sends as X-Body-Checksum,
  * updated over a chunk; start with TVL_FNV1A64_INIT. */

@@ -22,6 +22,7 @@
  * the curl timer and the state of a transfer, never switch fibers.
  */
 #include "rt_loop/loop.h"
+#include "rt/http.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -159,6 +160,8 @@ int tvl__http_multi_open(const tvl_rt_options *opts)
     n_free = cap_free = 0;
     free_easy = NULL;
     tvl__timer_init(&curl_timer, on_curl_timeout);
+    if (tvl__curl_global_init() != 0)
+        return -ENOMEM;
     multi = curl_multi_init();
     if (multi == NULL)
         return -ENOMEM;

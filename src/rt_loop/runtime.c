@@ -5,6 +5,7 @@
  * tvl_rt_run, the tasks and every other call of tvl/rt.h run on it.
  */
 #include "rt_loop/loop.h"
+#include "rt/prefault.h"
 
 #include <stdio.h>
 
@@ -43,6 +44,9 @@ int tvl_rt_init(const tvl_rt_options *opts, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot set up HTTP: %s", tvl_strerror(rc));
         goto fail_common;
     }
+    /* Every allocation of the loop's tasks is on this thread, in the heap
+     * that grows with brk: populate it ahead of a burst (rt/prefault.h). */
+    tvl__prefault_enable(true);
     initialised = true;
     return 0;
 
@@ -66,6 +70,7 @@ void tvl_rt_shutdown(void)
     tvl__sched_close();
     tvl__loop_close();
     tvl_fiber_thread_cleanup();
+    tvl__prefault_enable(false);
     initialised = false;
 }
 
