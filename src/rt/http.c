@@ -15,6 +15,20 @@
 
 static tvl_sem *connection_slots; /* NULL: no connection limit */
 
+/* Relaxed: a count read as a hint by the loop's admission, which runs on
+ * the same thread as every task of its runtime; it orders nothing. */
+static atomic_uint slot_waiters;
+
+bool tvl__http_connection_limit(void)
+{
+    return connection_slots != NULL;
+}
+
+unsigned tvl__http_slot_waiters(void)
+{
+    return atomic_load_explicit(&slot_waiters, memory_order_relaxed);
+}
+
 /* Transfers between setup and the end of their perform, across the
  * process. Relaxed: it only sizes receive buffers (below). */
 static atomic_uint transfers_in_flight;
@@ -266,9 +280,14 @@ int tvl_http_get(const char *url, tvl_http_result *res)
     res->start_s = tvl_now();
     transfer t = {.res = res, .checksum = TVL_FNV1A64_INIT};
 
-    if (connection_slots != NULL && tvl_sem_acquire(connection_slots) != 0) {
-        res->end_s = tvl_now();
-        return fail(res, -ECANCELED, "%s", "cancelled while waiting for a connection");
+    if (connection_slots != NULL) {
+        atomic_fetch_add_explicit(&slot_waiters, 1, memory_order_relaxed);
+        int rc = tvl_sem_acquire(connection_slots);
+        atomic_fetch_sub_explicit(&slot_waiters, 1, memory_order_relaxed);
+        if (rc != 0) {
+            res->end_s = tvl_now();
+            return fail(res, -ECANCELED, "%s", "cancelled while waiting for a connection");
+        }
     }
     CURL *easy = tvl__easy_acquire();
     if (easy == NULL) {

@@ -18,6 +18,14 @@ void tvl__http_shutdown(void);
  * 0 or -ENOMEM. */
 int tvl__curl_global_init(void);
 
+/* Tasks waiting in tvl_http_get() for a connection slot now (0 without a
+ * connection limit). A hint for the loop runtime's admission (its
+ * sched.c); any thread may read it. */
+unsigned tvl__http_slot_waiters(void);
+
+/* Whether the runtime was started with a connection limit. */
+bool tvl__http_connection_limit(void);
+
 /* The FNV-1a 64-bit checksum the delay server sends as X-Body-Checksum,
  * updated over a chunk; start with TVL_FNV1A64_INIT. */
 #define TVL_FNV1A64_INIT 0xcbf29ce484222325ull

@@ -217,6 +217,7 @@ static int poll_events(struct epoll_event *evs, int64_t timeout_ns)
 
 void tvl__loop_iterate(const bool *block_while)
 {
+    tvl__sched_admit();
     /* Run what is ready now; what becomes ready meanwhile waits a turn. */
     tvl__task *batch = ready_head;
     ready_head = ready_tail = NULL;
@@ -231,7 +232,7 @@ void tvl__loop_iterate(const bool *block_while)
     /* The batch may have ended the caller's wait (a task woke the main
      * context): then poll without blocking. */
     int64_t timeout = -1;
-    if (ready_head != NULL || block_while == NULL || !*block_while) {
+    if (ready_head != NULL || block_while == NULL || !*block_while || tvl__sched_admissible()) {
         timeout = 0;
     } else {
         int64_t next = tvl__timers_next();

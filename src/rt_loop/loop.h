@@ -112,7 +112,16 @@ int tvl__sched_start(tvl_future *f);
 void tvl__sched_stats(uint64_t *n_spawned, uint64_t *live, uint64_t *peak);
 void tvl__sched_reset_peak(void);
 
-/* On the main context: runs the loop until every task has ended. */
+/* Starts tasks held back by admission (sched.c) while the gate is open;
+ * the loop calls it at the top of every iteration. */
+void tvl__sched_admit(void);
+
+/* Whether tvl__sched_admit() would start something now (the loop must not
+ * sleep then). */
+bool tvl__sched_admissible(void);
+
+/* On the main context: runs the loop until every task has ended, held-back
+ * ones included. */
 void tvl__sched_drain(void);
 
 /* Sets up the main context; frees every idle worker fiber. */

@@ -273,6 +273,102 @@ static void the_connection_limit_bounds_transfers_in_flight(void)
     tvl_rt_shutdown();
 }
 
+/* ---- many more tasks than connections ------------------------------------ */
+
+enum { CROWD = 600, CROWD_SLOTS = 4 };
+
+typedef struct crowd {
+    atomic_int running, most;  /* task bodies running now, and at most */
+    atomic_int ok, cancelled;
+    const char *url;
+    tvl_future *fs[CROWD];
+} crowd;
+
+static int crowd_fetch(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    crowd *c = arg;
+    int now = atomic_fetch_add(&c->running, 1) + 1;
+    int most = atomic_load(&c->most);
+    while (now > most && !atomic_compare_exchange_weak(&c->most, &most, now))
+        ;
+    tvl_http_result r;
+    int rc = tvl_http_get(c->url, &r);
+    atomic_fetch_sub(&c->running, 1);
+    if (rc == 0)
+        atomic_fetch_add(&c->ok, 1);
+    return rc;
+}
+
+static int crowd_body(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    crowd *c = arg;
+    for (int i = 0; i < CROWD; i++)
+        if (tvl_spawn(crowd_fetch, c, &c->fs[i]) != 0)
+            return -ENOMEM;
+    int rc = tvl_gather(c->fs, CROWD, true, NULL, NULL);
+    for (int i = 0; i < CROWD; i++)
+        tvl_future_unref(c->fs[i]);
+    return rc;
+}
+
+/* 600 fetches over 4 connections all succeed, and the tasks do not all
+ * start at once to wait for a connection: the threads runtime caps its
+ * pool at connections + workers, the loop runtime holds tasks back while
+ * 64 wait for a slot (sched.c). Either way far fewer than 600 run. */
+static void many_more_tasks_than_connections_start_as_connections_free(void)
+{
+    tvl_rt_options o = {.connections = CROWD_SLOTS};
+    start_rt(&o);
+    static crowd c;
+    memset(&c, 0, sizeof c);
+    c.url = url(0, "/delay/1?scale=1");
+    CU_ASSERT_EQUAL(tvl_rt_run(crowd_body, &c, NULL), 0);
+    CU_ASSERT_EQUAL(atomic_load(&c.ok), CROWD);
+    CU_ASSERT(atomic_load(&c.most) >= CROWD_SLOTS);
+    CU_ASSERT(atomic_load(&c.most) <= CROWD_SLOTS + 64 + 8);
+    tvl_rt_shutdown();
+}
+
+static int crowd_cancel_body(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    crowd *c = arg;
+    for (int i = 0; i < CROWD; i++)
+        if (tvl_spawn(crowd_fetch, c, &c->fs[i]) != 0)
+            return -ENOMEM;
+    tvl_sleep(TVL_MS(20)); /* some run, most wait to start */
+    for (int i = 0; i < CROWD; i++)
+        tvl_cancel(c->fs[i]);
+    (void)tvl_gather(c->fs, CROWD, true, NULL, NULL);
+    for (int i = 0; i < CROWD; i++) {
+        CU_ASSERT_TRUE(tvl_future_is_final(c->fs[i]));
+        if (tvl_future_error(c->fs[i]) == -ECANCELED)
+            atomic_fetch_add(&c->cancelled, 1);
+        tvl_future_unref(c->fs[i]);
+    }
+    return 0;
+}
+
+/* Cancelling tasks that have not started yet (held back, or queued in the
+ * pool) ends them at once: every one is accounted for, succeeded or
+ * cancelled, and the runtime stops cleanly. */
+static void tasks_waiting_to_start_can_be_cancelled(void)
+{
+    tvl_rt_options o = {.connections = CROWD_SLOTS};
+    start_rt(&o);
+    static crowd c;
+    memset(&c, 0, sizeof c);
+    c.url = url(0, "/delay/50?scale=1");
+    double t0 = tvl_now();
+    CU_ASSERT_EQUAL(tvl_rt_run(crowd_cancel_body, &c, NULL), 0);
+    CU_ASSERT_EQUAL(atomic_load(&c.ok) + atomic_load(&c.cancelled), CROWD);
+    CU_ASSERT(atomic_load(&c.cancelled) > CROWD / 2);
+    CU_ASSERT(tvl_now() - t0 < 5.0);
+    tvl_rt_shutdown();
+}
+
 void test_http_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -288,6 +384,9 @@ void test_http_register(void)
          the_per_request_timeout_bounds_a_stalled_request},
         {"the_connection_limit_bounds_transfers_in_flight",
          the_connection_limit_bounds_transfers_in_flight},
+        {"many_more_tasks_than_connections_start_as_connections_free",
+         many_more_tasks_than_connections_start_as_connections_free},
+        {"tasks_waiting_to_start_can_be_cancelled", tasks_waiting_to_start_can_be_cancelled},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"http", suite_init, suite_clean, NULL, NULL, tests},
