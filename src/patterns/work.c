@@ -3,6 +3,7 @@
  * as it ends, like the original's trace hook. */
 #include "patterns/job.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -10,16 +11,27 @@
 #define RED "\033[31m"
 #define RESET "\033[0m"
 
-/* One write per line, so that lines from concurrent tasks never mix. */
-static void print_line(const tvl_output *o, bool failed, const char *text)
+/* Formats one line (grey italic, or red for a failure, on a terminal) and
+ * prints it with one fputs, so that lines from concurrent tasks never mix.
+ * Nothing is formatted when quiet. One buffer, formatted once: a task's
+ * whole run then fits the first 4 KiB page of its fiber's stack. */
+static void print_line(const tvl_output *o, bool failed, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void print_line(const tvl_output *o, bool failed, const char *fmt, ...)
 {
     if (o == NULL || o->quiet)
         return;
     char line[1024];
+    size_t n = 0;
     if (o->color)
-        snprintf(line, sizeof line, "%s%s%s\n", failed ? RED : GREY_ITALIC, text, RESET);
-    else
-        snprintf(line, sizeof line, "%s\n", text);
+        n = (size_t)snprintf(line, sizeof line, "%s", failed ? RED : GREY_ITALIC);
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+    va_end(ap);
+    n = k < 0 ? n : n + (size_t)k < sizeof line ? n + (size_t)k : sizeof line - 1;
+    snprintf(line + n, sizeof line - n, "%s\n", o->color ? RESET : "");
     fputs(line, stdout);
 }
 
@@ -31,16 +43,14 @@ static int run_sleep(tvl_item *it)
     r->start_s = tvl_now();
     r->error = tvl_sleep((int64_t)(it->delay_s * 1e9));
     r->end_s = tvl_now();
-    char text[256];
+    const tvl_output *o = it->job->output;
     if (r->error == 0) {
-        snprintf(text, sizeof text, "> work(%g) finished [ %.5f s ]", it->delay_s,
-                 r->end_s - r->start_s);
+        print_line(o, false, "> work(%g) finished [ %.5f s ]", it->delay_s, r->end_s - r->start_s);
     } else {
         snprintf(r->message, sizeof r->message, "%s", tvl_strerror(r->error));
-        snprintf(text, sizeof text, "> work(%g) %s [ %.5f s ]", it->delay_s, r->message,
-                 r->end_s - r->start_s);
+        print_line(o, true, "> work(%g) %s [ %.5f s ]", it->delay_s, r->message,
+                   r->end_s - r->start_s);
     }
-    print_line(it->job->output, r->error != 0, text);
     return r->error;
 }
 
@@ -48,17 +58,15 @@ static int run_fetch(tvl_item *it)
 {
     tvl_http_result *r = &it->out;
     tvl_http_get(it->url, r);
-    char text[768];
+    const tvl_output *o = it->job->output;
+    double took = r->end_s - r->start_s;
     if (r->error == 0)
-        snprintf(text, sizeof text, "> [%ld] Completed %s [ %.5f s ]", r->status, it->url,
-                 r->end_s - r->start_s);
+        print_line(o, false, "> [%ld] Completed %s [ %.5f s ]", r->status, it->url, took);
     else if (r->status > 0)
-        snprintf(text, sizeof text, "> [%ld] Failed %s: %s [ %.5f s ]", r->status, it->url,
-                 r->message, r->end_s - r->start_s);
+        print_line(o, true, "> [%ld] Failed %s: %s [ %.5f s ]", r->status, it->url, r->message,
+                   took);
     else
-        snprintf(text, sizeof text, "> [---] Failed %s: %s [ %.5f s ]", it->url, r->message,
-                 r->end_s - r->start_s);
-    print_line(it->job->output, r->error != 0, text);
+        print_line(o, true, "> [---] Failed %s: %s [ %.5f s ]", it->url, r->message, took);
     return r->error;
 }
 

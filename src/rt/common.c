@@ -41,7 +41,13 @@ const tvl_rt_options *tvl__rt_options(void)
     return &options;
 }
 
+/* gettid is a system call (1 us on the VM we measure on) and every request
+ * records it: ask once per thread. 0 is never a thread id. */
+static _Thread_local pid_t my_tid;
+
 int64_t tvl_rt_thread_id(void)
 {
-    return (int64_t)gettid();
+    if (my_tid == 0)
+        my_tid = gettid();
+    return (int64_t)my_tid;
 }

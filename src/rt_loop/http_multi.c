@@ -63,8 +63,13 @@ static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct cur
 {
     (void)clientp, (void)purpose;
     curl_socket_t fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-    if (fd != CURL_SOCKET_BAD)
-        open_sockets++;
+    if (fd == CURL_SOCKET_BAD)
+        return fd;
+    if (tvl__loop_fd_owned(fd) != 0) {
+        close(fd);
+        return CURL_SOCKET_BAD; /* out of memory: curl reports it */
+    }
+    open_sockets++;
     return fd;
 }
 
@@ -72,6 +77,7 @@ static int close_socket(void *clientp, curl_socket_t fd)
 {
     (void)clientp;
     open_sockets--;
+    tvl__loop_fd_closing(fd);
     return close(fd);
 }
 

@@ -37,8 +37,14 @@ static int epfd = -1;
 static int wakefd = -1;
 static tvl__task *ready_head, *ready_tail;
 
-/* fd -> the events registered in epoll for it (0: not registered). */
-static uint32_t *fd_events;
+/* Per fd: the events registered in epoll (0: not registered), and the
+ * FD_OWNED / FD_IDLE flags (see tvl__loop_fd_set in loop.h). */
+enum { FD_OWNED = 1, FD_IDLE = 2 };
+typedef struct fd_entry {
+    uint32_t events;
+    uint32_t flags;
+} fd_entry;
+static fd_entry *fds;
 static size_t fd_cap;
 
 static pthread_mutex_t post_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -84,8 +90,8 @@ void tvl__loop_close(void)
     if (epfd >= 0)
         close(epfd);
     wakefd = epfd = -1;
-    free(fd_events);
-    fd_events = NULL;
+    free(fds);
+    fds = NULL;
     fd_cap = 0;
     pthread_mutex_lock(&post_mu);
     free(posts);
@@ -147,29 +153,60 @@ static void drain_posts(void)
     free(batch);
 }
 
+/* Grows the table to hold fd. */
+static int fd_reserve(int fd)
+{
+    if ((size_t)fd < fd_cap)
+        return 0;
+    size_t cap = fd_cap ? fd_cap : 256;
+    while (cap <= (size_t)fd)
+        cap *= 2;
+    fd_entry *grown = realloc(fds, cap * sizeof *grown);
+    if (grown == NULL)
+        return -ENOMEM;
+    for (size_t i = fd_cap; i < cap; i++)
+        grown[i] = (fd_entry){0, 0};
+    fds = grown;
+    fd_cap = cap;
+    return 0;
+}
+
+int tvl__loop_fd_owned(int fd)
+{
+    if (fd < 0)
+        return -EBADF;
+    int rc = fd_reserve(fd);
+    if (rc == 0)
+        fds[fd] = (fd_entry){0, FD_OWNED};
+    return rc;
+}
+
+void tvl__loop_fd_closing(int fd)
+{
+    /* close() takes the socket out of the epoll set. */
+    if (fd >= 0 && (size_t)fd < fd_cap)
+        fds[fd] = (fd_entry){0, 0};
+}
+
 int tvl__loop_fd_set(int fd, uint32_t events)
 {
     if (fd < 0)
         return -EBADF;
-    if ((size_t)fd >= fd_cap) {
-        if (events == 0)
-            return 0;
-        size_t cap = fd_cap ? fd_cap : 256;
-        while (cap <= (size_t)fd)
-            cap *= 2;
-        uint32_t *grown = realloc(fd_events, cap * sizeof *grown);
-        if (grown == NULL)
-            return -ENOMEM;
-        for (size_t i = fd_cap; i < cap; i++)
-            grown[i] = 0;
-        fd_events = grown;
-        fd_cap = cap;
+    if ((size_t)fd >= fd_cap && events == 0)
+        return 0;
+    int rc = fd_reserve(fd);
+    if (rc != 0)
+        return rc;
+    fd_entry *e = &fds[fd];
+    if (events == 0 && (e->flags & FD_OWNED) && e->events != 0) {
+        e->flags |= FD_IDLE;
+        return 0;
     }
-    uint32_t old = fd_events[fd];
+    e->flags &= ~(uint32_t)FD_IDLE;
+    uint32_t old = e->events;
     if (old == events)
         return 0;
     struct epoll_event ev = {.events = events, .data.fd = fd};
-    int rc;
     if (events == 0) {
         /* curl says REMOVE before it closes a socket; if it was closed
          * already the kernel dropped it (EBADF/ENOENT), which is fine. */
@@ -187,8 +224,22 @@ int tvl__loop_fd_set(int fd, uint32_t events)
     }
     if (rc != 0)
         return -errno;
-    fd_events[fd] = events;
+    e->events = events;
     return 0;
+}
+
+/* An event on an idle socket: nobody wants it (a kept-alive connection the
+ * server closed, say). Take it out of the set now, since a level-triggered
+ * event would come back every iteration; curl finds the connection dead
+ * when it next looks. Returns whether the event was for an idle socket. */
+static bool drop_if_idle(int fd)
+{
+    if ((size_t)fd >= fd_cap || !(fds[fd].flags & FD_IDLE))
+        return false;
+    if (epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL) == 0 || errno == ENOENT || errno == EBADF)
+        fds[fd].events = 0;
+    fds[fd].flags &= ~(uint32_t)FD_IDLE;
+    return true;
 }
 
 /* epoll_pwait2 takes a timespec, so a sleep ends on its deadline instead of
@@ -248,7 +299,7 @@ void tvl__loop_iterate(const bool *block_while)
         int fd = evs[i].data.fd;
         if (fd == wakefd) {
             drain_posts();
-        } else {
+        } else if (!drop_if_idle(fd)) {
             tvl__http_on_socket(fd, evs[i].events);
             socket_events = true;
         }

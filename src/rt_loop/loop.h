@@ -150,8 +150,20 @@ void tvl__loop_iterate(const bool *block_while);
 int tvl__loop_post(tvl__task *t, int reason);
 
 /* Sets the epoll interest of fd (EPOLLIN/EPOLLOUT bits; 0 removes it).
- * Events on fd go to tvl__http_on_socket(). Returns 0 or a negative errno. */
+ * Events on fd go to tvl__http_on_socket(). Returns 0 or a negative errno.
+ * For a socket marked owned, removing keeps it in the epoll set, idle:
+ * a kept-alive connection goes idle after every response and is wanted
+ * again with the same interest by the next request, and that saves an
+ * EPOLL_CTL_DEL and an EPOLL_CTL_ADD a request. An event on an idle
+ * socket (the server closed it) removes it then. */
 int tvl__loop_fd_set(int fd, uint32_t events);
+
+/* Marks fd as a socket we opened and will be told of before it is closed
+ * (tvl__loop_fd_closing): only such sockets stay in the epoll set while
+ * idle. Another descriptor (curl's resolver pipes, which curl closes
+ * itself) could be closed and its number reused behind our back. */
+int tvl__loop_fd_owned(int fd);
+void tvl__loop_fd_closing(int fd);
 
 /* ---- HTTP (http_multi.c) --------------------------------------------------- */
 

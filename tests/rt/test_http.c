@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -369,6 +370,58 @@ static void tasks_waiting_to_start_can_be_cancelled(void)
     tvl_rt_shutdown();
 }
 
+/* ---- a kept-alive connection the server closes while it is idle ------------- */
+
+static double cpu_seconds(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+           ru.ru_stime.tv_usec / 1e6;
+}
+
+typedef struct idle_case {
+    const char *url;
+    int first, second;
+    double sleep_cpu_s;
+} idle_case;
+
+static int idle_close_body(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    idle_case *c = arg;
+    tvl_http_result r;
+    c->first = tvl_http_get(c->url, &r);
+    double cpu0 = cpu_seconds();
+    tvl_sleep(TVL_MS(400)); /* the server drops the idle connection at 100 ms */
+    c->sleep_cpu_s = cpu_seconds() - cpu0;
+    c->second = tvl_http_get(c->url, &r);
+    return 0;
+}
+
+/* The loop runtime keeps an idle kept-alive socket in its epoll set; when
+ * the server closes it, the event must take it out (not wake the loop
+ * again and again), and the next request must connect anew. */
+static void a_connection_closed_while_idle_is_not_reused_or_spun_on(void)
+{
+    tvl_delay_server_options o;
+    tvl_delay_server_options_init(&o);
+    o.plain_http = true;
+    o.idle_timeout_ms = 100;
+    tvl_delay_server *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(tvl_delay_server_spawn(&o, &s), 0);
+    char u[256];
+    snprintf(u, sizeof u, "%s/delay/0", tvl_delay_server_url(s));
+    start_rt(NULL);
+    idle_case c = {.url = u, .first = -1, .second = -1};
+    CU_ASSERT_EQUAL(tvl_rt_run(idle_close_body, &c, NULL), 0);
+    CU_ASSERT_EQUAL(c.first, 0);
+    CU_ASSERT_EQUAL(c.second, 0);
+    CU_ASSERT(c.sleep_cpu_s < 0.1); /* a spinning loop would burn the 400 ms */
+    tvl_rt_shutdown();
+    CU_ASSERT_EQUAL(tvl_delay_server_stop(s), 0);
+}
+
 void test_http_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -387,6 +440,8 @@ void test_http_register(void)
         {"many_more_tasks_than_connections_start_as_connections_free",
          many_more_tasks_than_connections_start_as_connections_free},
         {"tasks_waiting_to_start_can_be_cancelled", tasks_waiting_to_start_can_be_cancelled},
+        {"a_connection_closed_while_idle_is_not_reused_or_spun_on",
+         a_connection_closed_while_idle_is_not_reused_or_spun_on},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"http", suite_init, suite_clean, NULL, NULL, tests},
