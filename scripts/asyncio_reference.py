@@ -26,6 +26,7 @@ usage error.
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -169,6 +170,9 @@ def build_parser():
                    help="aiohttp TCPConnector(limit=C); 0: no limit (default 100, aiohttp's)")
     r.add_argument("--timeout-ms", type=int_in(0, 86400000, "--timeout-ms"), default=0,
                    help="per-request timeout (default 0: none)")
+    r.add_argument("--keep-connections", action="store_true",
+                   help="one ClientSession for the whole run: each way reuses the connections "
+                        "of the ways before it (default: a new session per way, as the original)")
     r.add_argument("--repeat", type=int_in(1, 1000, "--repeat"), default=1,
                    help="run each way R times (default 1)")
     t = p.add_argument_group("TLS")
@@ -325,6 +329,7 @@ class Job:
         self.quiet = args.quiet
         self.color = color
         self.session = None
+        self.shared_session = None  # --keep-connections: the run's one session
         self.ssl = None
         self.t0 = 0.0
         self.tasks = []
@@ -514,6 +519,24 @@ def way_error_message(e):
     return f"{type(e).__name__}: {e}"
 
 
+def new_session(job):
+    a = job.args
+    connector = aiohttp.TCPConnector(limit=a.connections, ssl=job.ssl)
+    timeout = aiohttp.ClientTimeout(total=a.timeout_ms / 1000 if a.timeout_ms else None)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def way_session(job):
+    """The way's client session: a new one, as the original opens one per
+    way, or with --keep-connections the run's one session, left open."""
+    if job.shared_session is not None:
+        yield job.shared_session
+        return
+    async with new_session(job) as session:
+        yield session
+
+
 async def run_way(job, name, repeat):
     """Runs one way, timed, then (untimed) waits for any task it left
     running so that every item has an outcome; returns the run's numbers."""
@@ -531,9 +554,7 @@ async def run_way(job, name, repeat):
     job.t0 = time.monotonic()
     try:
         if a.workload == "http":
-            connector = aiohttp.TCPConnector(limit=a.connections, ssl=job.ssl)
-            timeout = aiohttp.ClientTimeout(total=a.timeout_ms / 1000 if a.timeout_ms else None)
-            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            async with way_session(job) as session:
                 job.session = session
                 try:
                     await WAY_FUNCS[name](job)
@@ -627,6 +648,7 @@ def record(args, run, env):
             "threads": 0, "max_threads": 0, "connections": args.connections,
             "scale": args.scale, "delay_ms": args.delay_ms, "timeout_ms": args.timeout_ms,
             "plain_http": bool(args.plain_http),
+            "keep_connections": bool(args.keep_connections),
         },
         "env": env,
         "requests": run["requests"],
@@ -702,16 +724,22 @@ def target_urls(args, base):
 async def amain(args, items, ssl_ctx, color):
     job = Job(args, items, color)
     job.ssl = ssl_ctx
+    if args.keep_connections and args.workload == "http":
+        job.shared_session = new_session(job)
     runs = []
-    for r in range(args.repeat):
-        for name in args.pattern:
-            run = await run_way(job, name, r)
-            print(total_line(run, color), flush=True)
-            if run["failed"] and not args.quiet:
-                for it in items:
-                    if it.error is not None:
-                        print(f"  failed: {it.url or 'work'}: {it.error}", file=sys.stderr)
-            runs.append(run)
+    try:
+        for r in range(args.repeat):
+            for name in args.pattern:
+                run = await run_way(job, name, r)
+                print(total_line(run, color), flush=True)
+                if run["failed"] and not args.quiet:
+                    for it in items:
+                        if it.error is not None:
+                            print(f"  failed: {it.url or 'work'}: {it.error}", file=sys.stderr)
+                runs.append(run)
+    finally:
+        if job.shared_session is not None:
+            await job.shared_session.close()
     return runs
 
 

@@ -116,6 +116,8 @@ class Checker:
             self.integer(w, c, "delay_ms", -1)
             self.integer(w, c, "timeout_ms", 0)
             self.typed(w, c, "plain_http", (bool,))
+            if "keep_connections" in c:
+                self.typed(w, c, "keep_connections", (bool,))
             if backend in ("loop", "asyncio") and (c.get("threads") or c.get("max_threads")):
                 self.err(w, f"the {backend} backend has no thread pool to size")
 

@@ -18,6 +18,7 @@
  *   await task                     tvl_await()
  *   asyncio.sleep(t)               tvl_sleep()
  *   session.get(url) + read()      tvl_http_get()
+ *   a new aiohttp.ClientSession    tvl_http_new_session()
  *   asyncio.gather(*t)             tvl_gather()
  *   asyncio.wait(t, ...)           tvl_wait()
  *   asyncio.as_completed(t)        tvl_as_completed_*()
@@ -163,6 +164,14 @@ typedef struct tvl_http_result {
  * cancelled: the transfer is aborted at once), TVL_E_TRANSFER. Returns
  * res->error. Bounded by the runtime's connection limit. */
 int tvl_http_get(const char *url, tvl_http_result *res);
+
+/* A new client session, as the original opens one per way: every
+ * kept-alive connection is closed (or, in the threads runtime, closed by
+ * each thread before its next request), so the next requests connect
+ * anew. TLS session tickets and DNS answers stay cached. Call it between
+ * ways, from the thread that called tvl_rt_init(), with no request in
+ * flight. Returns 0, or -EBUSY when a request is still in flight. */
+int tvl_http_new_session(void);
 
 /* ---- combinators ------------------------------------------------------- */
 

@@ -39,6 +39,9 @@ const char tvl_cli_usage[] =
     "  --connections C         at most C transfers in flight (default 0: no limit)\n"
     "  --timeout-ms MS         per-request timeout (default 0: none)\n"
     "  --repeat R              run each way R times (default 1)\n"
+    "  --keep-connections      one client session for the whole run: each way\n"
+    "                          reuses the connections of the ways before it\n"
+    "                          (default: a new session per way, as the original)\n"
     "\n"
     "TLS:\n"
     "  --cacert FILE           trust the CAs in FILE (PEM) instead of the system's\n"
@@ -226,7 +229,7 @@ int tvl_cli_parse(int argc, char **argv, tvl_cli *cli, char *err, size_t errlen)
             value = eq + 1;
 
         static const char *const flags[] = {"--plain-http", "--insecure", "--quiet", "--help",
-                                            "-h", "--version"};
+                                            "-h", "--version", "--keep-connections"};
         bool is_flag = false;
         for (size_t f = 0; f < sizeof flags / sizeof flags[0]; f++)
             is_flag |= strcmp(name, flags[f]) == 0;
@@ -249,6 +252,8 @@ int tvl_cli_parse(int argc, char **argv, tvl_cli *cli, char *err, size_t errlen)
             cli->plain_http = true;
         } else if (strcmp(name, "--insecure") == 0) {
             cli->insecure = true;
+        } else if (strcmp(name, "--keep-connections") == 0) {
+            cli->keep_connections = true;
         } else if (strcmp(name, "--quiet") == 0) {
             cli->quiet = true;
         } else if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {

@@ -20,6 +20,7 @@ typedef struct tvl_cli {
     unsigned connections;   /* 0: no limit */
     long timeout_ms;        /* 0: none */
     unsigned repeat;
+    bool keep_connections;  /* one client session for every way */
     const char *url_file;
     const char *cacert;
     bool insecure;

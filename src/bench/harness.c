@@ -84,6 +84,11 @@ void tvl_harness_run(const tvl_way *way, tvl_job *job, unsigned repeat, tvl_way_
         job->tasks[i] = NULL;
     }
 
+    /* Each way gets a client session of its own, as in the original (a
+     * new aiohttp.ClientSession per way): no way inherits the kept-alive
+     * connections of the one before. Nothing is in flight between ways. */
+    if (job->workload == TVL_WORKLOAD_HTTP && !job->keep_connections)
+        (void)tvl_http_new_session();
     reset_peak_rss();
     tvl_rt_reset_peak();
     tvl_rt_stats before, after;

@@ -154,9 +154,10 @@ static void json_record(FILE *f, const tvl_cli *cli, const record *rec)
     json_str(f, run->way_error ? run->way_message : NULL);
     fprintf(f,
             ",\"config\":{\"threads\":%u,\"max_threads\":%u,\"connections\":%u,\"scale\":%g,"
-            "\"delay_ms\":%ld,\"timeout_ms\":%ld,\"plain_http\":%s},",
+            "\"delay_ms\":%ld,\"timeout_ms\":%ld,\"plain_http\":%s,\"keep_connections\":%s},",
             cli->threads, cli->max_threads, cli->connections, cli->scale, cli->delay_ms,
-            cli->timeout_ms, cli->plain_http ? "true" : "false");
+            cli->timeout_ms, cli->plain_http ? "true" : "false",
+            cli->keep_connections ? "true" : "false");
     json_env(f);
     fputs(",\"requests\":[", f);
     for (size_t i = 0; i < rec->n; i++) {

@@ -39,6 +39,8 @@ typedef struct tvl_job {
                            NULL when it ran item i inline; the harness
                            waits for and releases them after the way */
     const tvl_output *output;
+    bool keep_connections; /* HTTP: every way reuses one client session's
+                              connections (default: a new session per way) */
     double t0; /* tvl_now() when the way started */
 } tvl_job;
 

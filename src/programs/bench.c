@@ -196,7 +196,8 @@ int main(int argc, char **argv)
         .quiet = cli.quiet,
         .color = isatty(STDOUT_FILENO) && getenv("NO_COLOR") == NULL,
     };
-    tvl_job job = {.workload = cli.workload, .n = n, .output = &output};
+    tvl_job job = {.workload = cli.workload, .n = n, .output = &output,
+                   .keep_connections = cli.keep_connections};
     job.items = calloc(n, sizeof *job.items);
     job.tasks = calloc(n, sizeof *job.tasks);
     tvl_report *report = tvl_report_create(&cli);

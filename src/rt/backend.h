@@ -78,6 +78,11 @@ void tvl__easy_release(CURL *easy);
  * CURLE_ABORTED_BY_CALLBACK is returned. */
 CURLcode tvl__easy_perform(CURL *easy);
 
+/* Closes (or has closed before their next use) every idle kept-alive
+ * connection the backend keeps: tvl_http_new_session(). Returns 0 or
+ * -EBUSY (a transfer in flight). */
+int tvl__easy_forget_connections(void);
+
 /* ---- shared state set up by tvl_rt_init ------------------------------------ */
 
 /* Called by each backend's tvl_rt_init once its own primitives work, and

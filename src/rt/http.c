@@ -46,6 +46,13 @@ static atomic_uint transfers_in_flight;
 #define RECV_BUFFER_MIN 1024L
 #define RECV_BUFFER_MAX 16384L
 
+int tvl_http_new_session(void)
+{
+    if (atomic_load_explicit(&transfers_in_flight, memory_order_relaxed) > 0)
+        return -EBUSY;
+    return tvl__easy_forget_connections();
+}
+
 static long recv_buffer_size(unsigned in_flight)
 {
     long share = RECV_BUFFER_BUDGET / (long)(in_flight ? in_flight : 1);

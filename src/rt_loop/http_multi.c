@@ -158,6 +158,20 @@ void tvl__http_after_events(void)
 
 /* ---- set-up ------------------------------------------------------------ */
 
+/* The multi handle, which holds the connection cache and the DNS cache. */
+static CURLM *multi_create(void)
+{
+    CURLM *m = curl_multi_init();
+    if (m == NULL)
+        return NULL;
+    curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(m, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(m, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+    curl_multi_setopt(m, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+    curl_multi_setopt(m, CURLMOPT_MAXCONNECTS, (long)MAX_CACHED_CONNECTIONS);
+    return m;
+}
+
 int tvl__http_multi_open(const tvl_rt_options *opts)
 {
     (void)opts;
@@ -168,19 +182,33 @@ int tvl__http_multi_open(const tvl_rt_options *opts)
     tvl__timer_init(&curl_timer, on_curl_timeout);
     if (tvl__curl_global_init() != 0)
         return -ENOMEM;
-    multi = curl_multi_init();
+    multi = multi_create();
     if (multi == NULL)
         return -ENOMEM;
-    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
-    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-    curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)MAX_CACHED_CONNECTIONS);
-    /* Single-threaded: the share needs no lock functions. DNS is already
-     * shared through the multi handle's cache. */
+    /* Single-threaded: the share needs no lock functions. It outlives the
+     * multi handle (tvl_http_new_session), so it holds the DNS cache too. */
     share = curl_share_init();
-    if (share != NULL)
+    if (share != NULL) {
         curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+        curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+    }
+    return 0;
+}
+
+/* A new session: libcurl has no call that closes a multi handle's idle
+ * connections, so the multi handle itself is replaced. Its cleanup closes
+ * them (through close_socket, which keeps the loop's descriptor table
+ * right). The easy handles on the free list are not attached to it. */
+int tvl__easy_forget_connections(void)
+{
+    if (in_flight > 0)
+        return -EBUSY;
+    CURLM *fresh = multi_create();
+    if (fresh == NULL)
+        return -ENOMEM;
+    curl_multi_cleanup(multi);
+    multi = fresh;
+    tvl__timer_disarm(&curl_timer);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include "tvl/pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,12 +23,26 @@ enum { MAX_TRACKED_SOCKETS = 16 };
 
 typedef struct thread_easy {
     CURL *easy;
+    unsigned session; /* the session_generation its connections belong to */
     pthread_mutex_t mu;
     curl_socket_t socks[MAX_TRACKED_SOCKETS];
     int nsocks;
 } thread_easy;
 
 static pthread_key_t easy_key;
+
+/* Bumped by tvl_http_new_session(); a thread whose handle is older closes
+ * its connections (a new handle) before its next request. Relaxed: the
+ * harness bumps it between ways, and a task submitted afterwards is
+ * published to its worker through the pool's queues (release/acquire),
+ * which carries this store along. */
+static atomic_uint session_generation;
+
+int tvl__easy_forget_connections(void)
+{
+    atomic_fetch_add_explicit(&session_generation, 1, memory_order_relaxed);
+    return 0;
+}
 static pthread_once_t easy_once = PTHREAD_ONCE_INIT;
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
@@ -75,12 +90,24 @@ static thread_easy *thread_easy_get(void)
 {
     pthread_once(&easy_once, easy_global_init);
     thread_easy *te = pthread_getspecific(easy_key);
+    unsigned session = atomic_load_explicit(&session_generation, memory_order_relaxed);
+    if (te != NULL && te->session != session) {
+        /* Cleaning the handle up closes its connections (through
+         * close_socket, so the socket list stays right). */
+        CURL *fresh = curl_easy_init();
+        if (fresh == NULL)
+            return NULL;
+        curl_easy_cleanup(te->easy);
+        te->easy = fresh;
+        te->session = session;
+    }
     if (te != NULL)
         return te;
     te = calloc(1, sizeof *te);
     if (te == NULL)
         return NULL;
     te->easy = curl_easy_init();
+    te->session = session;
     if (te->easy == NULL) {
         free(te);
         return NULL;

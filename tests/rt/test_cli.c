@@ -29,7 +29,7 @@ static void parser_reads_every_option(void)
                                      "gather,taskgroup", "-n", "12", "--delay-ms", "200",
                                      "--threads", "16", "--connections=100", "--timeout-ms",
                                      "5000", "--repeat", "3", "--quiet", "--export-json",
-                                     "out.json", "--trace", "t.json")),
+                                     "out.json", "--trace", "t.json", "--keep-connections")),
                           0);
     CU_ASSERT_EQUAL(cli.workload, TVL_WORKLOAD_SLEEP);
     CU_ASSERT_DOUBLE_EQUAL(cli.scale, 0.1, 1e-12);
@@ -43,6 +43,7 @@ static void parser_reads_every_option(void)
     CU_ASSERT_EQUAL(cli.timeout_ms, 5000);
     CU_ASSERT_EQUAL(cli.repeat, 3);
     CU_ASSERT_TRUE(cli.quiet);
+    CU_ASSERT_TRUE(cli.keep_connections);
     CU_ASSERT_STRING_EQUAL(cli.export_json, "out.json");
     CU_ASSERT_STRING_EQUAL(cli.trace, "t.json");
     tvl_cli_free(&cli);
@@ -53,6 +54,7 @@ static void parser_reads_every_option(void)
     CU_ASSERT_EQUAL(cli.n_urls, 2);
     CU_ASSERT_EQUAL(cli.workload, TVL_WORKLOAD_HTTP);
     CU_ASSERT_EQUAL(cli.delay_ms, -1);
+    CU_ASSERT_FALSE(cli.keep_connections); /* a session per way by default */
     for (size_t i = 0; i < TVL_WAY_COUNT; i++)
         CU_ASSERT_TRUE(cli.ways[i]);
     tvl_cli_free(&cli);
@@ -69,6 +71,7 @@ static void parser_refuses_bad_input_with_one_line(void)
         ARGS("--threads", "0"),      ARGS("--repeat", "99999999999999999999"),
         ARGS("ftp://x/"),            ARGS("https://"),
         ARGS("http://a b/"),         ARGS("--quiet=yes"),
+        ARGS("--keep-connections=1"),
         ARGS("--workload", "sleep", "https://x.test/"),
         ARGS("--plain-http", "https://x.test/"),
     };

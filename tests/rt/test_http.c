@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -422,6 +423,98 @@ static void a_connection_closed_while_idle_is_not_reused_or_spun_on(void)
     CU_ASSERT_EQUAL(tvl_delay_server_stop(s), 0);
 }
 
+/* ---- sessions ------------------------------------------------------------------ */
+
+/* The server's count of accepted connections (this /stats connection
+ * included), asked over a plain blocking socket, outside any runtime. */
+static long long connections_accepted(unsigned port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    static const char req[] = "GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    char buf[2048];
+    size_t got = 0;
+    ssize_t n = send(fd, req, sizeof req - 1, MSG_NOSIGNAL);
+    while (n > 0 && got < sizeof buf - 1 && (n = recv(fd, buf + got, sizeof buf - 1 - got, 0)) > 0)
+        got += (size_t)n;
+    close(fd);
+    buf[got] = '\0';
+    const char *c = strstr(buf, "connections=");
+    return c ? atoll(c + 12) : -1;
+}
+
+typedef struct session_case {
+    tvl_delay_server *server;
+    const char *url;
+    int rc[4];
+    long long kept, renewed; /* connections the server accepted meanwhile */
+    int busy;
+} session_case;
+
+static int slow_fetch(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    tvl_http_result r;
+    return tvl_http_get(arg, &r);
+}
+
+static int session_body(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    session_case *c = arg;
+    unsigned port = tvl_delay_server_port(c->server);
+    tvl_http_result r;
+    c->rc[0] = tvl_http_get(c->url, &r); /* connects */
+    long long n0 = connections_accepted(port);
+    c->rc[1] = tvl_http_get(c->url, &r); /* reuses it */
+    long long n1 = connections_accepted(port);
+    c->rc[2] = tvl_http_new_session();
+    c->rc[3] = tvl_http_get(c->url, &r); /* connects anew */
+    long long n2 = connections_accepted(port);
+    c->kept = n1 - n0;    /* 1: the /stats connection only */
+    c->renewed = n2 - n1; /* 2: the new session's and /stats' */
+    /* Not while a request is in flight. */
+    char slow[256];
+    snprintf(slow, sizeof slow, "%s/delay/300", tvl_delay_server_url(c->server));
+    tvl_future *f;
+    if (tvl_spawn(slow_fetch, slow, &f) != 0)
+        return -ENOMEM;
+    tvl_sleep(TVL_MS(100));
+    c->busy = tvl_http_new_session();
+    int rc = tvl_await(f);
+    tvl_future_unref(f);
+    return rc;
+}
+
+/* A new session (one per way, as the original opens) closes the kept-alive
+ * connections: the next request connects again, as the server counts. */
+static void a_new_session_connects_anew(void)
+{
+    tvl_delay_server_options o;
+    tvl_delay_server_options_init(&o);
+    o.plain_http = true;
+    tvl_delay_server *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(tvl_delay_server_spawn(&o, &s), 0);
+    char u[256];
+    snprintf(u, sizeof u, "%s/delay/0", tvl_delay_server_url(s));
+    start_rt(NULL);
+    session_case c = {.server = s, .url = u, .busy = 1};
+    CU_ASSERT_EQUAL(tvl_rt_run(session_body, &c, NULL), 0);
+    for (int i = 0; i < 4; i++)
+        CU_ASSERT_EQUAL(c.rc[i], 0);
+    CU_ASSERT_EQUAL(c.kept, 1);
+    CU_ASSERT_EQUAL(c.renewed, 2);
+    CU_ASSERT_EQUAL(c.busy, -EBUSY);
+    tvl_rt_shutdown();
+    CU_ASSERT_EQUAL(tvl_delay_server_stop(s), 0);
+}
+
 void test_http_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -442,6 +535,7 @@ void test_http_register(void)
         {"tasks_waiting_to_start_can_be_cancelled", tasks_waiting_to_start_can_be_cancelled},
         {"a_connection_closed_while_idle_is_not_reused_or_spun_on",
          a_connection_closed_while_idle_is_not_reused_or_spun_on},
+        {"a_new_session_connects_anew", a_new_session_connects_anew},
         CU_TEST_INFO_NULL,
     };
     CU_SuiteInfo suites[] = {{"http", suite_init, suite_clean, NULL, NULL, tests},
