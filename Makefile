@@ -129,6 +129,15 @@ endif
 
 all: $(LIBTVL) $(PROGRAMS) $(B)/tvl.pc
 
+# `make` on a machine without the -dev packages stops with the line to run
+# instead of a compiler error (make test and make bench install them).
+ifneq ($(filter all,$(or $(MAKECMDGOALS),all)),)
+  DEPS_MISSING := $(shell scripts/check-deps.sh --check build 2>&1 >/dev/null)
+  ifneq ($(DEPS_MISSING),)
+    $(error $(DEPS_MISSING))
+  endif
+endif
+
 help:
 	@echo "make [all]            build libtvl, the delay server and both benchmark binaries into $(B)/"
 	@echo "make test             check dependencies, build and run every CUnit runner"

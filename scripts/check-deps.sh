@@ -1,8 +1,14 @@
 #!/bin/sh
 # Checks that the Debian packages a make target needs are present.
 # As root it installs the missing ones with apt-get; otherwise it stops with
-# the exact command to run. Usage: check-deps.sh build|bench|fuzz|valgrind
+# the exact command to run. With --check it never installs, it only says
+# what to run. Usage: check-deps.sh [--check] build|bench|fuzz|valgrind|...
 set -u
+check_only=false
+if [ "${1:-}" = "--check" ]; then
+    check_only=true
+    shift
+fi
 PYTHON=${PYTHON:-/usr/bin/python3}
 PKG_CONFIG=${PKG_CONFIG:-pkg-config}
 missing=""
@@ -64,6 +70,14 @@ missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
 [ -z "${missing% }" ] && exit 0
 
 cmd="apt-get install -y ${missing% }"
+if $check_only; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing Debian packages; run: sudo apt-get update && sudo $cmd" >&2
+    else
+        echo "missing Debian packages; run: apt-get update && $cmd (make test installs them)" >&2
+    fi
+    exit 1
+fi
 if [ "$(id -u)" -ne 0 ]; then
     echo "missing Debian packages; run: sudo apt-get update && sudo $cmd" >&2
     exit 1
