@@ -1,6 +1,9 @@
 /* What an OS thread costs on this machine, for RESULTS.md: creating and
  * joining one, the memory of one parked (as a worker blocked in a transfer
- * is), and a context switch between two threads. Prints one JSON object.
+ * is), and a context switch between two threads; and the two costs under
+ * every thread and fiber, a system call and the first touch of a page
+ * (faulted in, or populated in bulk beforehand), which differ by an order
+ * of magnitude between machines. Prints one JSON object.
  * Usage: thread-cost [--threads N] (default 1000). */
 #include <linux/futex.h>
 #include <pthread.h>
@@ -9,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -74,6 +78,54 @@ static void *pong(void *arg)
     return NULL;
 }
 
+/* ---- memory and system calls ------------------------------------------------ */
+
+enum { PAGES = 4096, SYSCALLS = 100000 };
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+/* A system call that does nothing: its cost is the entry and exit. */
+static double syscall_ns(void)
+{
+    double t0 = now_s();
+    for (int i = 0; i < SYSCALLS; i++)
+        syscall(SYS_getppid);
+    return (now_s() - t0) / SYSCALLS * 1e9;
+}
+
+/* The first write to each of PAGES new anonymous pages: *fault_ns when
+ * each one faults in; *populate_ns for MADV_POPULATE_WRITE on all of them
+ * at once and *touch_ns for the first write afterwards (per page; both 0
+ * where the kernel lacks the advice). */
+static void page_costs(double *fault_ns, double *populate_ns, double *touch_ns)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t len = (size_t)PAGES * (size_t)(page > 0 ? page : 4096);
+    *fault_ns = *populate_ns = *touch_ns = 0;
+    char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    double t0 = now_s();
+    for (size_t off = 0; off < len; off += (size_t)page)
+        ((volatile char *)p)[off] = 1;
+    *fault_ns = (now_s() - t0) / PAGES * 1e9;
+    munmap(p, len);
+    p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return;
+    t0 = now_s();
+    if (madvise(p, len, MADV_POPULATE_WRITE) == 0) {
+        double t1 = now_s();
+        for (size_t off = 0; off < len; off += (size_t)page)
+            ((volatile char *)p)[off] = 1;
+        *populate_ns = (t1 - t0) / PAGES * 1e9;
+        *touch_ns = (now_s() - t1) / PAGES * 1e9;
+    }
+    munmap(p, len);
+}
+
 int main(int argc, char **argv)
 {
     long n = 1000;
@@ -122,11 +174,14 @@ int main(int argc, char **argv)
     double switch_ns = (now_s() - t0) / (2.0 * ROUNDS) * 1e9;
     pthread_join(other, NULL);
 
+    double fault_ns, populate_ns, touch_ns;
+    page_costs(&fault_ns, &populate_ns, &touch_ns);
     printf("{\"threads\":%ld,\"create_join_ns\":%.0f,\"parked_threads\":%ld,"
            "\"rss_per_parked_thread_kib\":%.1f,\"context_switch_ns\":%.0f,"
-           "\"stack_size_kib\":256}\n",
+           "\"stack_size_kib\":256,\"syscall_ns\":%.0f,\"page_fault_ns\":%.0f,"
+           "\"page_populate_ns\":%.0f,\"populated_page_touch_ns\":%.0f}\n",
            n, create_ns, started, started ? (double)(during - before) / (double)started : 0.0,
-           switch_ns);
+           switch_ns, syscall_ns(), fault_ns, populate_ns, touch_ns);
     pthread_attr_destroy(&attr);
     return 0;
 }
