@@ -16,6 +16,7 @@ Usage: scripts/bench.py [--quick] [--dry-run] [--results DIR] [--build DIR]
 
 import argparse
 import datetime
+import gzip
 import json
 import math
 import os
@@ -469,7 +470,7 @@ def run_step(st, out_dir, subst, progress):
             code = -1
             st.reason = f"no JSON on stdout: {e}"
     if os.path.exists(json_path):
-        st.result["json"] = json_rel
+        st.result["json"] = compress_if_large(out_dir, json_rel)
     if trace_rel and os.path.exists(os.path.join(out_dir, trace_rel)):
         st.result["trace"] = trace_rel
     if killed:
@@ -484,6 +485,24 @@ def run_step(st, out_dir, subst, progress):
                           "json" in st.result else ""))
     if st.status == "failed":
         st.result["stderr_tail"] = tail(err_log)
+
+
+# Run files above this size are kept gzipped (runs/ID.json.gz): the sweep's
+# and the throughput run's per-request records are 1-2 MB each as text,
+# 34 MB in all, and compress about tenfold. plot.py and
+# validate_results.py read either form.
+GZIP_ABOVE_BYTES = 256 * 1024
+
+
+def compress_if_large(out_dir, rel):
+    """Gzips out_dir/rel when it is large; returns the name to record."""
+    path = os.path.join(out_dir, rel)
+    if os.path.getsize(path) <= GZIP_ABOVE_BYTES:
+        return rel
+    with open(path, "rb") as src, gzip.open(path + ".gz", "wb", compresslevel=9) as dst:
+        shutil.copyfileobj(src, dst)
+    os.remove(path)
+    return rel + ".gz"
 
 
 PHASE_SERVER = {  # phase -> (plain_http, scale attribute of Profile or 1)

@@ -13,6 +13,7 @@ Needs matplotlib (Debian: python3-matplotlib); run with /usr/bin/python3.
 """
 
 import argparse
+import gzip
 import json
 import math
 import os
@@ -24,6 +25,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
+
+
+def open_json(path):
+    """A run file, plain or gzipped (bench.py gzips the large ones)."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt")
+    return open(path)
+
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -69,7 +78,7 @@ class Results:
             return None
         if rel not in self._cache:
             try:
-                with open(os.path.join(self.root, rel)) as f:
+                with open_json(os.path.join(self.root, rel)) as f:
                     data = json.load(f)
                 self._cache[rel] = data if isinstance(data, list) else None
             except (OSError, ValueError):

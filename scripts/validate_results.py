@@ -11,10 +11,19 @@ Prints one line per problem and a summary; exits 0 if everything is valid,
 1 if anything is not, 2 on a usage error.
 """
 
+import gzip
 import json
 import math
 import os
 import sys
+
+
+def open_json(path):
+    """A run file, plain or gzipped (bench.py gzips the large ones)."""
+    if path.endswith(".gz"):
+        return gzip.open(path, "rt")
+    return open(path)
+
 
 BACKENDS = ("threads", "loop", "asyncio")
 WORKLOADS = ("http", "sleep")
@@ -255,7 +264,7 @@ class Checker:
 
     def file(self, path, expect=None):
         try:
-            with open(path) as f:
+            with open_json(path) as f:
                 data = json.load(f)
         except OSError as e:
             self.err(path, f"cannot read: {e.strerror}")

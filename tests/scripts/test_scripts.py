@@ -10,6 +10,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -150,6 +151,43 @@ def plot_draws_every_figure_from_the_fixture():
         check("<svg" in svg, "sweep-wall.svg is not an SVG")
         # The footer carries the versions from the records' env.
         check("8.4.0" in svg and "OpenSSL" in svg, "the footer lacks libcurl/OpenSSL")
+
+
+@test
+def gzipped_run_files_validate_and_plot():
+    """bench.py gzips large run files (runs/ID.json.gz): the validator and
+    the plots read them as they read plain ones."""
+    sys.path.insert(0, SCRIPTS)
+    import bench
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(FIXTURE, os.path.join(tmp, "r"))
+        root = os.path.join(tmp, "r")
+        small = os.path.join(root, "runs", "small.json")
+        with open(small, "w") as f:
+            f.write("[]")
+        check(bench.compress_if_large(root, "runs/small.json") == "runs/small.json",
+              "a small file stays as it is")
+        with open(os.path.join(root, "index.json")) as f:
+            index = json.load(f)
+        saved = bench.GZIP_ABOVE_BYTES
+        bench.GZIP_ABOVE_BYTES = 0  # gzip every run file of the fixture
+        try:
+            for entry in index["runs"]:
+                if entry.get("json"):
+                    entry["json"] = bench.compress_if_large(root, entry["json"])
+                    check(entry["json"].endswith(".gz") and
+                          os.path.isfile(os.path.join(root, entry["json"])), entry["json"])
+        finally:
+            bench.GZIP_ABOVE_BYTES = saved
+        with open(os.path.join(root, "index.json"), "w") as f:
+            json.dump(index, f)
+        r = run([PY, os.path.join(SCRIPTS, "validate_results.py"), root])
+        check(r.returncode == 0, f"validate: exit {r.returncode}\n{r.stdout[-1500:]}")
+        out = os.path.join(tmp, "fig")
+        r = run([PY, os.path.join(SCRIPTS, "plot.py"), "--results", root, "--out", out],
+                timeout=120)
+        check(r.returncode == 0, f"plot: exit {r.returncode}: {r.stderr[-1500:]}")
+        check(os.path.isfile(os.path.join(out, "sweep-wall.png")), "sweep-wall.png drawn")
 
 
 @test
