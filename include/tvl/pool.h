@@ -121,6 +121,17 @@ void tvl_pool_get_stats(tvl_pool *pool, tvl_pool_stats *st);
 /* Restarts peak_threads from the threads alive now, to measure one phase. */
 void tvl_pool_reset_peak(tvl_pool *pool);
 
+/* The options the pool runs with, every default filled in. Any thread. */
+void tvl_pool_get_options(const tvl_pool *pool, tvl_pool_options *o);
+
+/* Sets how many live threads a compensating pool may reach now, from
+ * `workers` up to its max_threads (which is also where it starts): at the
+ * limit it starts no spare and queued tasks wait instead. Lowering it
+ * stops no running thread; raising it starts a spare at once if workers
+ * are blocked while tasks wait. Any thread. Returns 0, or -EINVAL (NULL, a
+ * fixed pool, or a limit outside that range). */
+int tvl_pool_set_thread_limit(tvl_pool *pool, unsigned limit);
+
 #ifdef __cplusplus
 }
 #endif

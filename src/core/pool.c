@@ -94,6 +94,10 @@ struct tvl__worker {
 struct tvl_pool {
     tvl_pool_options o;
     unsigned cap; /* slots allocated: max_threads */
+    /* Live threads allowed now: max_threads, or lower while a caller says
+     * so (tvl_pool_set_thread_limit). Written under mu; read under mu by
+     * spawn_worker() and, as a hint, relaxed by the compensation checks. */
+    _Atomic unsigned limit;
     _Atomic(tvl__worker *) *slots;
     _Atomic unsigned nslots; /* slots in use (published with release) */
     _Atomic int shutdown;    /* 0, or 1 + tvl_shutdown */
@@ -504,7 +508,8 @@ static int spawn_worker(tvl_pool *p, bool spare)
         return -ENOMEM;
     pthread_mutex_lock(&p->mu);
     int live = atomic_load_explicit(&p->live, memory_order_relaxed);
-    if (atomic_load_explicit(&p->exit, memory_order_relaxed) || live >= (int)p->o.max_threads) {
+    if (atomic_load_explicit(&p->exit, memory_order_relaxed) ||
+        live >= (int)atomic_load_explicit(&p->limit, memory_order_relaxed)) {
         pthread_mutex_unlock(&p->mu);
         free(zn);
         return -EAGAIN;
@@ -793,7 +798,8 @@ static void maybe_spawn(tvl_pool *p, int64_t queued)
     int live = load_int(&p->live);
     int starting = load_int(&p->starting);
     int running = live - blocked - starting;
-    if (running < (int)p->o.workers && starting < queued && live < (int)p->o.max_threads)
+    if (running < (int)p->o.workers && starting < queued &&
+        live < (int)atomic_load_explicit(&p->limit, memory_order_relaxed))
         spawn_worker(p, true);
 }
 
@@ -823,7 +829,8 @@ static void fan_out(tvl__worker *w)
     int blocked = load_int(&p->blocked);
     int starting = load_int(&p->starting);
     if (q > starting && 2 * blocked >= live - starting && load_int(&p->nidle) == 0 &&
-        live < (int)p->o.max_threads && atomic_load_explicit(&p->shutdown, memory_order_relaxed) == 0)
+        live < (int)atomic_load_explicit(&p->limit, memory_order_relaxed) &&
+        atomic_load_explicit(&p->shutdown, memory_order_relaxed) == 0)
         spawn_worker(p, true);
 }
 
@@ -1161,6 +1168,7 @@ int tvl_pool_create(const tvl_pool_options *opts, tvl_pool **out)
         return -ENOMEM;
     p->o = o;
     p->cap = o.max_threads;
+    atomic_init(&p->limit, o.max_threads);
     p->slots = calloc(p->cap, sizeof *p->slots);
     if (p->slots == NULL) {
         free(p);
@@ -1253,6 +1261,26 @@ void tvl_pool_destroy(tvl_pool *pool, tvl_shutdown mode)
     free(p->inj_ring);
     free(p->slots);
     free(p);
+}
+
+void tvl_pool_get_options(const tvl_pool *pool, tvl_pool_options *o)
+{
+    *o = pool->o; /* written once by create, read-only since */
+}
+
+int tvl_pool_set_thread_limit(tvl_pool *pool, unsigned limit)
+{
+    if (pool == NULL || pool->o.fixed || limit < pool->o.workers || limit > pool->o.max_threads)
+        return -EINVAL;
+    pthread_mutex_lock(&pool->mu);
+    bool raised = limit > atomic_load_explicit(&pool->limit, memory_order_relaxed);
+    atomic_store_explicit(&pool->limit, limit, memory_order_relaxed);
+    pthread_mutex_unlock(&pool->mu);
+    /* Room for spares again: if workers are blocked while tasks wait, start
+     * one now (it fans out), instead of waiting for the next block. */
+    if (raised)
+        notify(pool);
+    return 0;
 }
 
 void tvl_pool_reset_peak(tvl_pool *pool)

@@ -44,6 +44,15 @@ static int body_block_until_released(tvl_future *self, void *arg, void **result)
     return 0;
 }
 
+/* The same inside a blocking region, as a transfer is: compensation sees it. */
+static int body_blocking_until_released(tvl_future *self, void *arg, void **result)
+{
+    tvl_blocking_begin();
+    int rc = body_block_until_released(self, arg, result);
+    tvl_blocking_end();
+    return rc;
+}
+
 static int body_where(tvl_future *self, void *arg, void **result)
 {
     (void)self, (void)result;
@@ -389,6 +398,56 @@ static void compensation_runs_blocked_tasks_at_once(void)
     tvl_pool_destroy(p, TVL_SHUTDOWN_DRAIN);
 }
 
+/* A thread limit holds a compensating pool at that many threads (queued
+ * tasks wait); raising it again lets the spares start, at once. */
+static void the_thread_limit_holds_spares_back_until_raised(void)
+{
+    const unsigned w = 2;
+    tvl_pool_options o;
+    tvl_pool_options_init(&o);
+    o.workers = w;
+    o.max_threads = 64;
+    tvl_pool *p;
+    CU_ASSERT_EQUAL_FATAL(tvl_pool_create(&o, &p), 0);
+    tvl_pool_options got;
+    tvl_pool_get_options(p, &got);
+    CU_ASSERT_EQUAL(got.workers, w);
+    CU_ASSERT_EQUAL(got.max_threads, 64);
+    CU_ASSERT_EQUAL(tvl_pool_set_thread_limit(p, w - 1), -EINVAL);
+    CU_ASSERT_EQUAL(tvl_pool_set_thread_limit(p, 65), -EINVAL);
+    CU_ASSERT_EQUAL(tvl_pool_set_thread_limit(NULL, 4), -EINVAL);
+    CU_ASSERT_EQUAL(tvl_pool_set_thread_limit(p, 4), 0);
+
+    /* 16 tasks that block until released: at most 4 threads take them. */
+    enum { N = 16 };
+    caller_probe c = {.release = 0};
+    tvl_future *fs[N];
+    for (int i = 0; i < N; i++)
+        CU_ASSERT_EQUAL(tvl_pool_submit(p, body_blocking_until_released, &c, &fs[i]), 0);
+    sleep_ms(tvl_test_slow_env() ? 300 : 100);
+    tvl_pool_stats st;
+    tvl_pool_get_stats(p, &st);
+    CU_ASSERT(st.peak_threads <= 4);
+    CU_ASSERT_EQUAL(st.blocked_now, 4);
+    /* Raised: the others start without any worker blocking anew. */
+    CU_ASSERT_EQUAL(tvl_pool_set_thread_limit(p, 64), 0);
+    for (int i = 0; i < 200 && st.blocked_now < N; i++) {
+        sleep_ms(10);
+        tvl_pool_get_stats(p, &st);
+    }
+    CU_ASSERT_EQUAL(st.blocked_now, N);
+    atomic_store_explicit(&c.release, 1, memory_order_release);
+    for (int i = 0; i < N; i++) {
+        CU_ASSERT_EQUAL(tvl_future_wait(fs[i]), 0);
+        tvl_future_unref(fs[i]);
+    }
+    tvl_pool_destroy(p, TVL_SHUTDOWN_DRAIN);
+
+    tvl_pool *fixed = make_pool(2, true);
+    CU_ASSERT_EQUAL(tvl_pool_set_thread_limit(fixed, 2), -EINVAL);
+    tvl_pool_destroy(fixed, TVL_SHUTDOWN_DRAIN);
+}
+
 static void fixed_pool_shows_the_waves(void)
 {
     const unsigned w = 2;
@@ -676,6 +735,8 @@ void test_pool_register(void)
         {"helping_join_on_one_worker", helping_join_on_one_worker},
         {"compensation_runs_blocked_tasks_at_once", compensation_runs_blocked_tasks_at_once},
         {"fixed_pool_shows_the_waves", fixed_pool_shows_the_waves},
+        {"the_thread_limit_holds_spares_back_until_raised",
+         the_thread_limit_holds_spares_back_until_raised},
         {"cancel_pending_and_running_tasks", cancel_pending_and_running_tasks},
         {"wait_any_and_timeouts_on_pool_tasks", wait_any_and_timeouts_on_pool_tasks},
         {"waits_with_timeout_on_a_worker", waits_with_timeout_on_a_worker},
