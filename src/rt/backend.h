@@ -83,6 +83,18 @@ CURLcode tvl__easy_perform(CURL *easy);
  * -EBUSY (a transfer in flight). */
 int tvl__easy_forget_connections(void);
 
+/* tvl_sem_acquire() with an absolute deadline: 0, -ECANCELED, or
+ * -ETIMEDOUT (no permit taken). */
+int tvl__sem_acquire_until(tvl_sem *s, int64_t deadline_ns);
+
+/* Called by the HTTP layer when a task has waited SLOT_PATIENCE for a
+ * connection slot: the transfers holding the slots may never end (a
+ * stalled server, no timeout), so whatever the backend holds back because
+ * tasks wait for slots (the loop's admission, the threads build's pool
+ * limit) must be let go, or a task that is not a fetch could wait behind
+ * them forever. Idempotent; any task. */
+void tvl__slots_stalled(void);
+
 /* ---- shared state set up by tvl_rt_init ------------------------------------ */
 
 /* Called by each backend's tvl_rt_init once its own primitives work, and

@@ -16,6 +16,12 @@
 
 static tvl_sem *connection_slots; /* NULL: no connection limit */
 
+/* A wait for a connection slot this long means the slots may be stuck
+ * (see tvl__slots_stalled in backend.h). Far longer than a slot is held in
+ * any healthy run we make, short enough that a task queued behind stalled
+ * transfers starts within about a second. */
+#define SLOT_PATIENCE_NS ((int64_t)1000 * 1000000)
+
 /* Relaxed: a count read as a hint by the loop's admission, which runs on
  * the same thread as every task of its runtime; it orders nothing. */
 static atomic_uint slot_waiters;
@@ -316,7 +322,11 @@ int tvl_http_get(const char *url, tvl_http_result *res)
 
     if (connection_slots != NULL) {
         atomic_fetch_add_explicit(&slot_waiters, 1, memory_order_relaxed);
-        int rc = tvl_sem_acquire(connection_slots);
+        int rc = tvl__sem_acquire_until(connection_slots, tvl__deadline(SLOT_PATIENCE_NS));
+        if (rc == -ETIMEDOUT) {
+            tvl__slots_stalled();
+            rc = tvl_sem_acquire(connection_slots);
+        }
         atomic_fetch_sub_explicit(&slot_waiters, 1, memory_order_relaxed);
         if (rc != 0) {
             res->end_s = tvl_now();

@@ -61,6 +61,11 @@ static void hand_on(tvl_sem *s)
 
 int tvl_sem_acquire(tvl_sem *s)
 {
+    return tvl__sem_acquire_until(s, INT64_MAX);
+}
+
+int tvl__sem_acquire_until(tvl_sem *s, int64_t deadline_ns)
+{
     pthread_mutex_lock(&s->mu);
     if (s->value > 0 && s->head == NULL) {
         s->value--;
@@ -79,13 +84,21 @@ int tvl_sem_acquire(tvl_sem *s)
     int rc = 0;
     while (!me.granted) {
         pthread_mutex_unlock(&s->mu);
-        rc = tvl__waiter_wait(&me.waiter, INT64_MAX, true);
+        rc = tvl__waiter_wait(&me.waiter, deadline_ns, true);
         pthread_mutex_lock(&s->mu);
         if (rc == -ECANCELED) {
             if (me.granted)
                 hand_on(s); /* granted as we were cancelled: pass it on */
             else
                 unlink_waiter(s, &me);
+            break;
+        }
+        if (rc == -ETIMEDOUT) {
+            if (me.granted) { /* granted just as the deadline passed: keep it */
+                rc = 0;
+                break;
+            }
+            unlink_waiter(s, &me);
             break;
         }
         rc = 0;

@@ -22,11 +22,15 @@
  * tasks wait for a connection slot, newly spawned tasks are held back,
  * unstarted and without a fiber, in spawn order; the loop starts them as
  * the queue for slots shortens, on the fibers of tasks that have ended.
- * This is what the threads build's capped pool does with threads. It can
- * never deadlock: the gate only closes while tasks wait for slots, and a
- * slot is only ever held by a transfer in flight, which ends on its own
- * (or by its timeout). What changes is only when a held-back task starts:
- * later than asyncio would start it, in the same order.
+ * This is what the threads build's capped pool does with threads. A slot
+ * is only ever held by a transfer in flight, which normally ends on its
+ * own or by its timeout; but without a timeout a stalled server holds its
+ * slots forever, and a task held back behind them (a watchdog that would
+ * cancel the stalled fetches, say) would never start. So when a task has
+ * waited a second for a slot, the HTTP layer calls tvl__slots_stalled()
+ * and the gate stays open from then on. What changes is only when a
+ * held-back task starts: later than asyncio would start it, in the same
+ * order.
  *
  * Threads: loop thread only, except tvl__sched_wake_any() and the cancel
  * hook, which may run on the thread of whoever cancels.
@@ -51,6 +55,10 @@ static tvl__task *current = &main_ctx;
 static tvl__task *idle_head;
 static size_t idle_count;
 static size_t stack_size; /* 0: the fiber module's default */
+
+/* Set when the connection slots stall (tvl__slots_stalled): from then on
+ * the gate stays open, as asyncio's always is. */
+static bool admission_lifted;
 
 /* Futures held back by admission, in spawn order: a ring of
  * pending_cap slots, each holding the executor's reference. */
@@ -84,6 +92,7 @@ static void main_context_init(void)
 void tvl__sched_open(void)
 {
     main_context_init();
+    admission_lifted = false;
     idle_head = NULL;
     idle_count = 0;
     live_workers = peak_workers = spawned = 0;
@@ -192,7 +201,12 @@ static int start_now(tvl_future *f)
 
 static bool admission_open(void)
 {
-    return tvl__http_slot_waiters() < ADMIT_WAITERS;
+    return admission_lifted || tvl__http_slot_waiters() < ADMIT_WAITERS;
+}
+
+void tvl__slots_stalled(void)
+{
+    admission_lifted = true; /* the loop admits everything on its next turn */
 }
 
 static int hold_back(tvl_future *f)

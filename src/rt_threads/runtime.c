@@ -39,15 +39,15 @@ int tvl_rt_init(const tvl_rt_options *opts, char *errbuf, size_t errlen)
     }
     /* With a connection limit, a spare thread beyond C + workers could only
      * block on the connection semaphore (and would make the pool start yet
-     * another): cap the compensating pool there, so extra tasks wait in
-     * the queue, not in threads. 10,000 requests over 100 connections ran
-     * at 3,000 requests/s with 5,000 threads parked on the semaphore. */
+     * another): the pool is held there (tvl_pool_set_thread_limit, below),
+     * so extra tasks wait in the queue, not in threads. 10,000 requests
+     * over 100 connections ran at 3,000 requests/s with 5,000 threads
+     * parked on the semaphore. */
+    unsigned held = 0;
     if (!po.fixed && opts->connections > 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         unsigned workers = po.workers ? po.workers : cpus > 0 ? (unsigned)cpus : 1;
-        unsigned cap = opts->connections + workers;
-        if (po.max_threads == 0 || po.max_threads > cap)
-            po.max_threads = cap;
+        held = opts->connections + workers;
     }
     /* Each thread keeps its own easy handle, and so its own kept-alive
      * connection plus the socketpair libcurl's internal multi handle uses
@@ -69,6 +69,10 @@ int tvl_rt_init(const tvl_rt_options *opts, char *errbuf, size_t errlen)
         snprintf(errbuf, errlen, "cannot start the pool: %s", tvl_strerror(rc));
         return rc;
     }
+    tvl_pool_options actual;
+    tvl_pool_get_options(pool, &actual);
+    if (held > 0 && held < actual.max_threads)
+        (void)tvl_pool_set_thread_limit(pool, held < actual.workers ? actual.workers : held);
     rc = tvl__rt_common_init(opts);
     if (rc != 0) {
         snprintf(errbuf, errlen, "cannot set up HTTP: %s", tvl_strerror(rc));
@@ -81,6 +85,20 @@ int tvl_rt_init(const tvl_rt_options *opts, char *errbuf, size_t errlen)
 }
 
 void tvl__threads_easy_cleanup_caller(void);
+
+/* The connection slots have not moved for a while (rt/http.c): the
+ * transfers holding them may never end, so the pool must not keep tasks
+ * that are not fetches (a watchdog, say) queued behind the ones waiting
+ * for a slot. Its full ceiling comes back; idempotent. */
+void tvl__slots_stalled(void)
+{
+    tvl_pool_options o;
+    if (pool == NULL)
+        return;
+    tvl_pool_get_options(pool, &o);
+    if (!o.fixed)
+        (void)tvl_pool_set_thread_limit(pool, o.max_threads);
+}
 
 void tvl_rt_shutdown(void)
 {
