@@ -15,6 +15,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,29 +24,35 @@ enum { MAX_TRACKED_SOCKETS = 16 };
 
 typedef struct thread_easy {
     CURL *easy;
-    unsigned session; /* the session_generation its connections belong to */
-    pthread_mutex_t mu;
+    pthread_mutex_t mu;  /* the socket list (see the top of the file) */
     curl_socket_t socks[MAX_TRACKED_SOCKETS];
     int nsocks;
+    /* Under use_mu: whether the owner is between acquire and release, and
+     * the session its connections belong to. Another thread replaces an
+     * idle handle only under it (tvl__easy_forget_connections). */
+    pthread_mutex_t use_mu;
+    bool busy;
+    unsigned session;
+    struct thread_easy *next, *prev; /* the registry, under registry_mu */
 } thread_easy;
 
 static pthread_key_t easy_key;
-
-/* Bumped by tvl_http_new_session(); a thread whose handle is older closes
- * its connections (a new handle) before its next request. Relaxed: the
- * harness bumps it between ways, and a task submitted afterwards is
- * published to its worker through the pool's queues (release/acquire),
- * which carries this store along. */
-static atomic_uint session_generation;
-
-int tvl__easy_forget_connections(void)
-{
-    atomic_fetch_add_explicit(&session_generation, 1, memory_order_relaxed);
-    return 0;
-}
 static pthread_once_t easy_once = PTHREAD_ONCE_INIT;
 static CURLSH *share;
 static pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
+
+/* Every thread's handle, so that a new session can close the connections
+ * of idle threads before the next way's clock starts. Lock order:
+ * registry_mu, then a handle's use_mu, then (inside curl's close-socket
+ * callback) its mu. */
+static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
+static thread_easy *registry;
+
+/* Bumped by tvl_http_new_session(), under registry_mu. A handle of an older
+ * session is replaced before its next request (its connections closed).
+ * Relaxed loads: a thread that reads a stale value only renews its handle
+ * once more than needed, under use_mu, where the real check is made. */
+static _Atomic unsigned session_generation;
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *userp)
 {
@@ -64,9 +71,50 @@ static void thread_easy_free(void *p)
     thread_easy *te = p;
     if (te == NULL)
         return;
+    pthread_mutex_lock(&registry_mu);
+    if (te->prev != NULL)
+        te->prev->next = te->next;
+    else
+        registry = te->next;
+    if (te->next != NULL)
+        te->next->prev = te->prev;
+    pthread_mutex_unlock(&registry_mu);
     curl_easy_cleanup(te->easy);
+    pthread_mutex_destroy(&te->use_mu);
     pthread_mutex_destroy(&te->mu);
     free(te);
+}
+
+/* A new handle for te, closing the old one's connections (through
+ * close_socket, so the socket list stays right). use_mu held. Keeps the old
+ * handle if a new one cannot be made. */
+static bool renew_locked(thread_easy *te, unsigned session)
+{
+    CURL *fresh = curl_easy_init();
+    if (fresh == NULL)
+        return false;
+    curl_easy_cleanup(te->easy);
+    te->easy = fresh;
+    te->session = session;
+    return true;
+}
+
+int tvl__easy_forget_connections(void)
+{
+    pthread_mutex_lock(&registry_mu);
+    unsigned session = atomic_load_explicit(&session_generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&session_generation, session, memory_order_relaxed);
+    /* Idle threads' handles are renewed here, so that closing their
+     * connections is not paid inside the next way; a thread that is busy
+     * renews its own before its next request. */
+    for (thread_easy *te = registry; te != NULL; te = te->next) {
+        pthread_mutex_lock(&te->use_mu);
+        if (!te->busy)
+            (void)renew_locked(te, session);
+        pthread_mutex_unlock(&te->use_mu);
+    }
+    pthread_mutex_unlock(&registry_mu);
+    return 0;
 }
 
 /* The share object lives as long as the process: worker threads may still
@@ -86,34 +134,39 @@ static void easy_global_init(void)
     }
 }
 
+/* This thread's handle, marked busy until tvl__easy_release(). */
 static thread_easy *thread_easy_get(void)
 {
     pthread_once(&easy_once, easy_global_init);
     thread_easy *te = pthread_getspecific(easy_key);
-    unsigned session = atomic_load_explicit(&session_generation, memory_order_relaxed);
-    if (te != NULL && te->session != session) {
-        /* Cleaning the handle up closes its connections (through
-         * close_socket, so the socket list stays right). */
-        CURL *fresh = curl_easy_init();
-        if (fresh == NULL)
+    if (te == NULL) {
+        te = calloc(1, sizeof *te);
+        if (te == NULL)
             return NULL;
-        curl_easy_cleanup(te->easy);
-        te->easy = fresh;
-        te->session = session;
+        te->easy = curl_easy_init();
+        if (te->easy == NULL) {
+            free(te);
+            return NULL;
+        }
+        pthread_mutex_init(&te->mu, NULL);
+        pthread_mutex_init(&te->use_mu, NULL);
+        pthread_mutex_lock(&registry_mu);
+        te->session = atomic_load_explicit(&session_generation, memory_order_relaxed);
+        te->next = registry;
+        if (registry != NULL)
+            registry->prev = te;
+        registry = te;
+        pthread_mutex_unlock(&registry_mu);
+        pthread_setspecific(easy_key, te);
     }
-    if (te != NULL)
-        return te;
-    te = calloc(1, sizeof *te);
-    if (te == NULL)
-        return NULL;
-    te->easy = curl_easy_init();
-    te->session = session;
-    if (te->easy == NULL) {
-        free(te);
+    unsigned session = atomic_load_explicit(&session_generation, memory_order_relaxed);
+    pthread_mutex_lock(&te->use_mu);
+    if (te->session != session && !renew_locked(te, session)) {
+        pthread_mutex_unlock(&te->use_mu);
         return NULL;
     }
-    pthread_mutex_init(&te->mu, NULL);
-    pthread_setspecific(easy_key, te);
+    te->busy = true;
+    pthread_mutex_unlock(&te->use_mu);
     return te;
 }
 
@@ -136,6 +189,12 @@ CURL *tvl__easy_acquire(void)
 void tvl__easy_release(CURL *easy)
 {
     (void)easy; /* stays with its thread, connections and all */
+    thread_easy *te = pthread_getspecific(easy_key);
+    if (te == NULL)
+        return;
+    pthread_mutex_lock(&te->use_mu);
+    te->busy = false;
+    pthread_mutex_unlock(&te->use_mu);
 }
 
 static curl_socket_t open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
