@@ -17,6 +17,7 @@
 #include "fiber/fiber.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <sys/mman.h>
@@ -61,6 +62,9 @@
  * within process_madvise's limit of 1,024 ranges a call. */
 #define BATCH_MIN 8u
 #define BATCH_MAX 256u
+/* Nor more than this much address space a batch (stacks can be configured
+ * up to 1 GiB each); a batch that cannot be mapped is retried as one. */
+#define BATCH_MAX_BYTES ((size_t)32 << 20)
 
 /* Pages populated at the top of each new stack: a task body that fetches
  * a page and prints its line runs in the top 4 KiB (measured: 3.5 KiB
@@ -99,7 +103,27 @@ static _Thread_local struct {
     unsigned fresh_left;
     size_t fresh_size;  /* usable bytes of the batch's stacks */
     unsigned next_batch;
+    bool exit_hook;     /* the thread-exit destructor is registered */
+    /* The ranges of one batch's two process_madvise calls: here rather than
+     * on the caller's stack, which may be a fiber's 16 KiB. */
+    struct iovec guards[BATCH_MAX], tops[BATCH_MAX];
 } cache;
+
+/* A thread that ends without tvl_fiber_thread_cleanup() would leak its
+ * cache and the rest of its batch: a key's destructor drains them. */
+static pthread_key_t exit_key;
+static pthread_once_t exit_key_once = PTHREAD_ONCE_INIT;
+
+static void drain_at_exit(void *unused)
+{
+    (void)unused;
+    tvl__stack_cache_drain();
+}
+
+static void make_exit_key(void)
+{
+    (void)pthread_key_create(&exit_key, drain_at_exit);
+}
 
 /* Applies `advice` to n ranges of this process in one system call. False
  * if the kernel cannot (before 6.13 process_madvise takes only a few
@@ -132,13 +156,20 @@ static int make_batch(size_t size, unsigned count)
 {
     size_t guard = round_up(GUARD_BYTES, page_size());
     size_t per = guard + size;
+    if (count > 1 && per * count > BATCH_MAX_BYTES)
+        count = per >= BATCH_MAX_BYTES ? 1 : (unsigned)(BATCH_MAX_BYTES / per);
     /* NORESERVE: 10,000 fibers of 64 KiB reserve no swap; pages are only
      * committed when touched (or populated). */
     char *p = mmap(NULL, per * count, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (p == MAP_FAILED && count > 1) {
+        count = 1; /* address space is short: one stack may still fit */
+        p = mmap(NULL, per, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    }
     if (p == MAP_FAILED)
         return -ENOMEM;
-    struct iovec guards[BATCH_MAX], tops[BATCH_MAX];
+    struct iovec *guards = cache.guards, *tops = cache.tops;
     size_t ready = READY_PAGES * page_size();
     for (unsigned i = 0; i < count; i++) {
         guards[i] = (struct iovec){p + i * per, guard};
@@ -205,7 +236,14 @@ int tvl__stack_get(struct tvl__stack *st, size_t size)
         }
     }
     if (cache.fresh_left == 0 || cache.fresh_size != size) {
+        if (cache.fresh_size != size)
+            cache.next_batch = BATCH_MIN; /* another size: start small again */
         drop_fresh();
+        if (!cache.exit_hook) {
+            pthread_once(&exit_key_once, make_exit_key);
+            /* Any non-NULL value: it only makes the destructor run. */
+            cache.exit_hook = pthread_setspecific(exit_key, &cache) == 0;
+        }
         unsigned count = cache.next_batch < BATCH_MIN ? BATCH_MIN : cache.next_batch;
         int rc = make_batch(size, count);
         if (rc != 0)
