@@ -170,7 +170,8 @@ int tvl_http_get(const char *url, tvl_http_result *res);
  * each thread before its next request), so the next requests connect
  * anew. TLS session tickets and DNS answers stay cached. Call it between
  * ways, from the thread that called tvl_rt_init(), with no request in
- * flight. Returns 0, or -EBUSY when a request is still in flight. */
+ * flight. Returns 0, -EBUSY when a request is still in flight, or -ENOMEM
+ * (the old session is kept). */
 int tvl_http_new_session(void);
 
 /* ---- combinators ------------------------------------------------------- */

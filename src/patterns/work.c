@@ -23,15 +23,18 @@ static void print_line(const tvl_output *o, bool failed, const char *fmt, ...)
     if (o == NULL || o->quiet)
         return;
     char line[1024];
+    const char *suffix = o->color ? RESET "\n" : "\n";
+    size_t room = sizeof line - strlen(suffix); /* the suffix always fits */
     size_t n = 0;
     if (o->color)
-        n = (size_t)snprintf(line, sizeof line, "%s", failed ? RED : GREY_ITALIC);
+        n = (size_t)snprintf(line, room, "%s", failed ? RED : GREY_ITALIC);
     va_list ap;
     va_start(ap, fmt);
-    int k = vsnprintf(line + n, sizeof line - n, fmt, ap);
+    int k = vsnprintf(line + n, room - n, fmt, ap); /* a longer line is cut */
     va_end(ap);
-    n = k < 0 ? n : n + (size_t)k < sizeof line ? n + (size_t)k : sizeof line - 1;
-    snprintf(line + n, sizeof line - n, "%s\n", o->color ? RESET : "");
+    if (k > 0)
+        n = n + (size_t)k < room ? n + (size_t)k : room - 1;
+    snprintf(line + n, sizeof line - n, "%s", suffix);
     fputs(line, stdout);
 }
 

@@ -3,6 +3,7 @@
 #include "rt/backend.h"
 #include "rt/http.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -42,12 +43,26 @@ const tvl_rt_options *tvl__rt_options(void)
 }
 
 /* gettid is a system call (1 us on the VM we measure on) and every request
- * records it: ask once per thread. 0 is never a thread id. */
+ * records it: ask once per thread. 0 is never a thread id. A fork()ed
+ * child starts over: its thread inherits the parent's copy. */
 static _Thread_local pid_t my_tid;
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void forget_tid(void)
+{
+    my_tid = 0;
+}
+
+static void install_atfork(void)
+{
+    (void)pthread_atfork(NULL, NULL, forget_tid);
+}
 
 int64_t tvl_rt_thread_id(void)
 {
-    if (my_tid == 0)
+    if (my_tid == 0) {
+        pthread_once(&atfork_once, install_atfork);
         my_tid = gettid();
+    }
     return (int64_t)my_tid;
 }

@@ -1,8 +1,9 @@
-/* Populating the main heap ahead of its growth (see prefault.h for why).
+/* Populating the main heap ahead of its growth (see prefault.h for why,
+ * and for what it changes in glibc for the whole process).
  *
- * The state is the calling thread's: the loop runtime enables it on its
- * own thread, whose allocations come from glibc's main arena, the one
- * that grows with brk. sbrk(0) only reads glibc's cached break (no system
+ * The flag and the mark are the calling thread's: the loop runtime enables
+ * it on its own thread, whose allocations come from glibc's main arena
+ * (the one that grows with brk) when it is the process's first thread. sbrk(0) only reads glibc's cached break (no system
  * call); if another thread moved the break at the same moment, the worst
  * outcome is a range populated one step late (its pages fault as they
  * would without us). */
@@ -19,7 +20,7 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
-/* glibc's default M_TOP_PAD (DEFAULT_TOP_PAD), restored when turned off. */
+/* glibc's default M_TOP_PAD (DEFAULT_TOP_PAD), set again when turned off. */
 #define GLIBC_TOP_PAD (128 * 1024)
 
 static _Thread_local bool enabled;

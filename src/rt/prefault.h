@@ -16,9 +16,17 @@
  * receive buffer holding a 200-byte answer) become resident whole, which
  * is why the HTTP layer keeps curl's receive buffer small.
  *
- * Threads: enable from the thread whose allocations should be covered (the
- * loop's); tvl__prefault_check() does nothing on other threads, so it may
- * be called from anywhere. */
+ * Process-wide side effects: M_TOP_PAD is one setting for the whole
+ * process, and setting it also freezes glibc's dynamic mmap threshold at
+ * its default (128 KiB: larger blocks are always mapped and unmapped on
+ * their own) until the process ends; turning prefaulting off restores the
+ * pad, not the dynamic threshold.
+ *
+ * Threads: the on/off flag and the populated mark are the calling thread's.
+ * Enable it on the thread whose allocations should be covered (the loop's,
+ * which must be the process's first thread for its allocations to come
+ * from the brk heap); tvl__prefault_check() does nothing on other threads,
+ * so it may be called from anywhere. */
 #ifndef TVL_RT_PREFAULT_H
 #define TVL_RT_PREFAULT_H
 

@@ -206,7 +206,8 @@ int tvl__http_multi_open(const tvl_rt_options *opts)
 /* A new session: libcurl has no call that closes a multi handle's idle
  * connections, so the multi handle itself is replaced. Its cleanup closes
  * them (through close_socket, which keeps the loop's descriptor table
- * right). The easy handles on the free list are not attached to it. */
+ * right) and detaches the finished easy handles still attached to it (see
+ * collect_done), so that tvl__easy_acquire's remove is a no-op for them. */
 int tvl__easy_forget_connections(void)
 {
     if (in_flight > 0)

@@ -10,8 +10,10 @@
  * TVL__HTTP_MAX_HEAD), plus the response head while it is being sent; the
  * body comes from one static buffer, and OpenSSL's record buffers are
  * released when idle. System calls per request on a fresh plain
- * connection: accept4, read, sendmsg, close (no epoll_ctl: see
- * conn_update_events); on a kept-alive one: read, sendmsg; plus a share of
+ * connection that says "Connection: close": accept4, read, sendmsg, close
+ * (no epoll_ctl when the delay is under a second: see conn_update_events;
+ * a kept-alive connection is registered after its first answer); on a
+ * kept-alive one: read, sendmsg; plus a share of
  * epoll_wait, accept4's final EAGAIN and timerfd_settime. On this project's
  * VM a system call costs about 1 us, so that count is most of the CPU the
  * server spends outside the kernel's TCP code (docs/delay-server.md).
@@ -507,7 +509,11 @@ static step conn_flush(tvl__ds *s, conn *c)
     /* The last write before a graceful close is corked (MSG_MORE): close()
      * then sends the tail and the FIN in one segment, which saves the
      * kernel a packet each way on loopback. A reset must not be corked:
-     * it would drop the held tail. */
+     * it would drop the held tail. Nor can a close that finds unread input
+     * (the kernel resets then): input already read sends us to linger
+     * instead (after_flush), but bytes that arrive after our last read, from
+     * a client that said "Connection: close" and sent more anyway (which
+     * HTTP/1.1 forbids), make close() reset and lose the corked tail. */
     bool closing = !c->keep_alive && c->fault == TVL__FAULT_NONE && !c->refused &&
                    c->body_end == c->body_stop;
     while (c->out_off < c->out_len || c->body_off < c->body_end) {
