@@ -1,8 +1,9 @@
 /* One HTTP GET, written once for both runtimes: set up the easy handle,
- * count and check the body, map libcurl's outcome to a tvl error. */
+ * count and check the body, map libcurl's outcome to a tvl error; and what
+ * every GET shares: the connection slots (with their stall valve), the
+ * receive-buffer budget, the CA settings and new sessions. */
 #include "rt/http.h"
 #include "rt/backend.h"
-#include "rt/prefault.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -68,55 +69,6 @@ static long recv_buffer_size(unsigned in_flight)
     return share <= RECV_BUFFER_MIN ? RECV_BUFFER_MIN : share & ~(RECV_BUFFER_MIN - 1);
 }
 static const tvl_rt_options *http_options;
-
-/* curl_global_init is not thread-safe and must run once per process, so it
- * runs on the first init and is never undone (a second runtime in the same
- * process, as the tests make, reuses it). */
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-static CURLcode curl_global_rc;
-
-/* libcurl's allocations go through these, so that a runtime that prefaults
- * its heap (rt/prefault.h) sees the heap grow under a burst of transfers:
- * they are most of what grows it. */
-static void *curl_malloc(size_t n)
-{
-    void *p = malloc(n);
-    tvl__prefault_check();
-    return p;
-}
-
-static void *curl_calloc(size_t n, size_t size)
-{
-    void *p = calloc(n, size);
-    tvl__prefault_check();
-    return p;
-}
-
-static void *curl_realloc(void *p, size_t n)
-{
-    void *q = realloc(p, n);
-    tvl__prefault_check();
-    return q;
-}
-
-static char *curl_strdup(const char *s)
-{
-    char *q = strdup(s);
-    tvl__prefault_check();
-    return q;
-}
-
-static void curl_global_once(void)
-{
-    curl_global_rc = curl_global_init_mem(CURL_GLOBAL_DEFAULT, curl_malloc, free, curl_realloc,
-                                          curl_strdup, curl_calloc);
-}
-
-int tvl__curl_global_init(void)
-{
-    pthread_once(&curl_once, curl_global_once);
-    return curl_global_rc == CURLE_OK ? 0 : -ENOMEM;
-}
 
 /* libcurl (7.87 and later) keeps the CA store it parsed in the multi
  * handle and reuses it for the next TLS connection, but only when no CA
