@@ -8,7 +8,6 @@
 /* Global HTTP state: curl_global_init (once per process) and the
  * connection limit. Called by tvl__rt_common_init/shutdown. */
 int tvl__http_init(const tvl_rt_options *opts);
-
 void tvl__http_shutdown(void);
 
 /* curl_global_init, once per process, with our allocation functions

@@ -3,8 +3,9 @@
  *
  * The flag and the mark are the calling thread's: the loop runtime enables
  * it on its own thread, whose allocations come from glibc's main arena
- * (the one that grows with brk) when it is the process's first thread. sbrk(0) only reads glibc's cached break (no system
- * call); if another thread moved the break at the same moment, the worst
+ * (the one that grows with brk) when it is the process's first thread.
+ * sbrk(0) only reads glibc's cached break (no system call); if another
+ * thread moved the break at the same moment, the worst
  * outcome is a range populated one step late (its pages fault as they
  * would without us). */
 #include "rt/prefault.h"
@@ -45,11 +46,6 @@ bool tvl__prefault_enable(bool on)
     populated_end = (uintptr_t)sbrk(0);
     enabled = on;
     return on;
-}
-
-bool tvl__prefault_on(void)
-{
-    return enabled;
 }
 
 void tvl__prefault_check(void)

@@ -44,7 +44,4 @@ bool tvl__prefault_enable(bool on);
  * the new range. Cheap when it did not (a compare). */
 void tvl__prefault_check(void);
 
-/* Whether prefaulting is on for the calling thread. */
-bool tvl__prefault_on(void);
-
 #endif

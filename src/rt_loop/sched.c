@@ -186,15 +186,23 @@ void tvl__sched_close(void)
 
 /* Hands f (the executor's reference, kept until the body has run) to a
  * worker and queues it. */
-static int start_now(tvl_future *f)
+static tvl__task *bind_worker(tvl_future *f)
 {
     tvl__task *t = worker_get();
     if (t == NULL)
-        return -ENOMEM;
+        return NULL;
     t->future = f;
     live_workers++;
     if (live_workers > peak_workers)
         peak_workers = live_workers;
+    return t;
+}
+
+static int start_now(tvl_future *f)
+{
+    tvl__task *t = bind_worker(f);
+    if (t == NULL)
+        return -ENOMEM;
     tvl__loop_ready(t);
     return 0;
 }
@@ -228,14 +236,6 @@ static int hold_back(tvl_future *f)
     return 0;
 }
 
-/* A spawned task waits in the admission queue for the loop's next turn
- * (asyncio too starts a new task on the loop's next iteration, not inside
- * create_task). */
-static int start_task(tvl_future *f)
-{
-    return hold_back(f);
-}
-
 bool tvl__sched_admissible(void)
 {
     return pending_len > 0 && admission_open();
@@ -256,16 +256,11 @@ void tvl__sched_admit(void)
         return;
     }
     while (tvl__sched_admissible()) {
-        tvl__task *t = worker_get();
+        tvl__task *t = bind_worker(pending[pending_head]);
         if (t == NULL)
             return; /* out of memory: try again next iteration */
-        tvl_future *f = pending[pending_head];
         pending_head = (pending_head + 1) % pending_cap;
         pending_len--;
-        t->future = f;
-        live_workers++;
-        if (live_workers > peak_workers)
-            peak_workers = live_workers;
         tvl__sched_run(t);
     }
 }
@@ -279,7 +274,10 @@ int tvl_spawn(tvl_task_fn fn, void *arg, tvl_future **out)
         return -ENOMEM;
     if (out != NULL)
         *out = tvl_future_ref(f);
-    int rc = start_task(f);
+    /* It waits in the admission queue for the loop's next turn (asyncio
+     * too starts a new task on the loop's next iteration, not inside
+     * create_task). */
+    int rc = hold_back(f);
     if (rc != 0) {
         if (out != NULL) {
             tvl_future_unref(*out);
