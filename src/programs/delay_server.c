@@ -53,8 +53,8 @@ static const char usage[] =
     "  /, /health            200 \"ok\"\n"
     "  /stats                the server's counters and CPU time\n"
     "  Query overrides: delay_ms=MS bytes=N status=CODE scale=F chunk=N every_ms=MS\n"
-    "Every response with a body has Content-Length and X-Body-Checksum (16 hex digits\n"
-    "of the FNV-1a 64-bit hash of the body); X-Delay-Us gives the delay applied.\n"
+    "Every response with a body has Content-Length and X-Body-Checksum (8 hex digits\n"
+    "of the body's CRC-32, as zlib's crc32); X-Delay-Us gives the delay applied.\n"
     "Malformed requests get 400, oversized heads 431, methods other than GET and\n"
     "HEAD and request bodies 501, HTTP versions other than 1.x 505; then the\n"
     "connection is closed.\n";

@@ -3,6 +3,7 @@
  * every GET shares: the connection slots (with their stall valve), the
  * receive-buffer budget, the CA settings and new sessions. */
 #include "rt/http.h"
+#include "core/crc32.h"
 #include "rt/backend.h"
 
 #include <ctype.h>
@@ -112,21 +113,11 @@ void tvl__http_shutdown(void)
     http_options = NULL;
 }
 
-uint64_t tvl__fnv1a64(uint64_t state, const void *data, size_t len)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < len; i++) {
-        state ^= p[i];
-        state *= 0x100000001b3ull;
-    }
-    return state;
-}
-
 typedef struct transfer {
     tvl_http_result *res;
-    uint64_t checksum;
+    uint32_t checksum; /* CRC-32, what the delay server sends as X-Body-Checksum */
     bool has_expected;
-    uint64_t expected;
+    uint64_t expected; /* as parsed: a value beyond 32 bits never matches */
     char errbuf[CURL_ERROR_SIZE];
 } transfer;
 
@@ -135,7 +126,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp)
     transfer *t = userp;
     size_t len = size * nmemb;
     t->res->bytes += len;
-    t->checksum = tvl__fnv1a64(t->checksum, data, len);
+    t->checksum = tvl__crc32(t->checksum, data, len);
     return len;
 }
 
@@ -148,7 +139,7 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userp)
         /* A new response (after a redirect): forget the previous one's. */
         t->has_expected = false;
         t->res->bytes = 0;
-        t->checksum = TVL_FNV1A64_INIT;
+        t->checksum = 0;
     } else if (len > sizeof name - 1 && strncasecmp(line, name, sizeof name - 1) == 0) {
         char value[32];
         size_t vlen = len - (sizeof name - 1);
@@ -270,7 +261,7 @@ int tvl_http_get(const char *url, tvl_http_result *res)
     res->thread = tvl_rt_thread_id();
     res->fiber = tvl_rt_fiber_id();
     res->start_s = tvl_now();
-    transfer t = {.res = res, .checksum = TVL_FNV1A64_INIT};
+    transfer t = {.res = res, .checksum = 0};
 
     if (connection_slots != NULL) {
         atomic_fetch_add_explicit(&slot_waiters, 1, memory_order_relaxed);
@@ -307,7 +298,7 @@ int tvl_http_get(const char *url, tvl_http_result *res)
     } else if (t.has_expected && t.expected != t.checksum) {
         res->error = TVL_E_CHECKSUM;
         snprintf(res->message, sizeof res->message,
-                 "body checksum %016" PRIx64 ", server sent %016" PRIx64, t.checksum, t.expected);
+                 "body checksum %08" PRIx32 ", server sent %08" PRIx64, t.checksum, t.expected);
     } else {
         res->checksum_verified = t.has_expected;
     }

@@ -25,9 +25,4 @@ unsigned tvl__http_slot_waiters(void);
 /* Whether the runtime was started with a connection limit. */
 bool tvl__http_connection_limit(void);
 
-/* The FNV-1a 64-bit checksum the delay server sends as X-Body-Checksum,
- * updated over a chunk; start with TVL_FNV1A64_INIT. */
-#define TVL_FNV1A64_INIT 0xcbf29ce484222325ull
-uint64_t tvl__fnv1a64(uint64_t state, const void *data, size_t len);
-
 #endif

@@ -1,5 +1,6 @@
 /* The body bytes, their checksum and the six emulated sites. */
 #include "server/body.h"
+#include "core/crc32.h"
 #include "tvl/delay_server.h"
 
 #include <pthread.h>
@@ -22,12 +23,9 @@ const tvl_delay_site *tvl_delay_site_find(const char *name)
     return NULL;
 }
 
-uint64_t tvl_body_checksum(const void *p, size_t n, uint64_t state)
+uint32_t tvl_body_checksum(const void *p, size_t n, uint32_t state)
 {
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++)
-        state = (state ^ b[i]) * TVL_BODY_CHECKSUM_PRIME;
-    return state;
+    return tvl__crc32(state, p, n);
 }
 
 static const char alphabet[] =
@@ -63,9 +61,10 @@ const unsigned char *tvl__body_at(uint64_t off, size_t max, size_t *len)
     return pattern + off % TVL__BODY_PERIOD;
 }
 
-uint64_t tvl__body_checksum_prefix(uint64_t n)
+uint32_t tvl__body_checksum_prefix(uint64_t n)
 {
-    uint64_t h = TVL_BODY_CHECKSUM_INIT, off = 0;
+    uint32_t h = TVL_BODY_CHECKSUM_INIT;
+    uint64_t off = 0;
     while (off < n) {
         size_t len;
         const unsigned char *p = tvl__body_at(off, (size_t)(n - off), &len);

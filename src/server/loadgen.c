@@ -26,7 +26,8 @@ typedef struct lg_conn {
     bool in_body, has_sum;
     int status;
     uint16_t hlen;
-    uint64_t clen, got, sum, want_sum;
+    uint64_t clen, got, want_sum;
+    uint32_t sum;
     double t0;
     char head[512];
 } lg_conn;

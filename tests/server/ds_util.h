@@ -21,7 +21,7 @@ typedef struct ds_fetch {
     CURLcode code;
     long status;
     size_t body_len;
-    uint64_t body_sum;      /* FNV-1a of what was received */
+    uint32_t body_sum;      /* tvl_body_checksum of what was received */
     bool has_sum;
     uint64_t header_sum;    /* from X-Body-Checksum */
     long long content_length; /* -1: none */

@@ -52,7 +52,7 @@ static void bytes_endpoint_sends_a_checksummed_generated_body(void)
     ds_get(NULL, s, "/bytes/100000", NULL, 10000, false, &f);
     CU_ASSERT_EQUAL(f.status, 200);
     check_body(&f, 100000);
-    uint64_t h = TVL_BODY_CHECKSUM_INIT;
+    uint32_t h = TVL_BODY_CHECKSUM_INIT;
     for (uint64_t i = 0; i < 100000; i++) {
         unsigned char b = tvl_body_byte(i);
         h = tvl_body_checksum(&b, 1, h);
