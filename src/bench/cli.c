@@ -46,6 +46,8 @@ const char tvl_cli_usage[] =
     "TLS:\n"
     "  --cacert FILE           trust the CAs in FILE (PEM) instead of the system's\n"
     "  --insecure              do not verify certificates (prints a warning)\n"
+    "  Requests go direct: http_proxy, https_proxy and ALL_PROXY are ignored,\n"
+    "  as by aiohttp's default session.\n"
     "\n"
     "Output:\n"
     "  --quiet                 no per-request lines, only each way's total\n"

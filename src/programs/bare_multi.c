@@ -51,6 +51,7 @@ static CURL *new_transfer(const char *url)
         return NULL;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* direct, as the runtimes (rt/http.c) */
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     return e;
 }

@@ -24,6 +24,7 @@ static void *fetch(void *arg)
         return NULL;
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PROXY, ""); /* direct, as the runtimes (rt/http.c) */
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     if (curl_easy_perform(e) == CURLE_OK)
         curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, status);

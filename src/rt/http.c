@@ -241,6 +241,11 @@ static void setup(CURL *easy, const char *url, transfer *t, unsigned in_flight)
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "tvl/" TVL_VERSION_STRING);
     curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    /* No proxy, whatever http_proxy, https_proxy or ALL_PROXY say: aiohttp's
+     * ClientSession ignores them unless told to trust the environment, and
+     * libcurl would otherwise send even the loopback delay server's
+     * requests to a proxy that cannot reach it. */
+    curl_easy_setopt(easy, CURLOPT_PROXY, "");
     if (o != NULL) {
         if (o->timeout_ms > 0)
             curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, o->timeout_ms);

@@ -601,6 +601,37 @@ static void a_new_session_connects_anew(void)
     CU_ASSERT_EQUAL(tvl_delay_server_stop(s), 0);
 }
 
+/* Proxies named in the environment are ignored, as aiohttp does by
+ * default: with them, libcurl would send the requests for the loopback
+ * server to port 9, where nothing listens. setenv runs before the runtime
+ * starts and after it stops, when no thread of ours reads the
+ * environment. */
+static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY",
+                                         "all_proxy"};
+
+static int fetch_one(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    tvl_http_result *r = arg;
+    return tvl_http_get(url(0, "/status/200"), r);
+}
+
+static void proxies_in_the_environment_are_ignored(void)
+{
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
+        setenv(proxy_vars[i], "http://127.0.0.1:9", 1);
+    start_rt(NULL);
+    tvl_http_result r;
+    CU_ASSERT_EQUAL(tvl_rt_run(fetch_one, &r, NULL), 0);
+    CU_ASSERT_EQUAL(r.error, 0);
+    CU_ASSERT_EQUAL(r.status, 200);
+    if (r.error != 0)
+        fprintf(stderr, "  with proxies in the environment: %s\n", r.message);
+    tvl_rt_shutdown();
+    for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
+        unsetenv(proxy_vars[i]);
+}
+
 void test_http_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -622,6 +653,7 @@ void test_http_register(void)
         {"a_connection_closed_while_idle_is_not_reused_or_spun_on",
          a_connection_closed_while_idle_is_not_reused_or_spun_on},
         {"a_new_session_connects_anew", a_new_session_connects_anew},
+        {"proxies_in_the_environment_are_ignored", proxies_in_the_environment_are_ignored},
         {"a_task_queued_behind_stalled_transfers_still_runs",
          a_task_queued_behind_stalled_transfers_still_runs},
         CU_TEST_INFO_NULL,

@@ -92,6 +92,7 @@ void ds_get(CURL *h, const tvl_delay_server *s, const char *path, const char *ca
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_PROXY, ""); /* a loopback server: never a proxy */
     curl_easy_setopt(h, CURLOPT_NOBODY, head ? 1L : 0L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
