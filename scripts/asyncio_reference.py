@@ -283,8 +283,8 @@ class ThreadWatch:
 class Item:
     """One unit of work (a sleep or a fetch) and what became of it."""
 
-    __slots__ = ("index", "url", "delay_s", "ran", "status", "error", "start", "end",
-                 "thread", "fiber", "bytes", "checksum_verified")
+    __slots__ = ("index", "url", "delay_s", "ran", "status", "error", "start", "sent",
+                 "first_byte", "end", "thread", "fiber", "bytes", "checksum_verified")
 
     def __init__(self, index, url=None, delay_s=0.0):
         self.index, self.url, self.delay_s = index, url, delay_s
@@ -294,7 +294,7 @@ class Item:
         self.ran = False
         self.status = 0
         self.error = None
-        self.start = self.end = 0.0
+        self.start = self.sent = self.first_byte = self.end = 0.0
         self.thread = 0
         self.fiber = None
         self.bytes = 0
@@ -358,7 +358,7 @@ async def run_sleep(job, it):
 async def run_fetch(job, it):
     it.start = time.monotonic()
     try:
-        async with job.session.get(it.url) as resp:
+        async with job.session.get(it.url, trace_request_ctx=it) as resp:
             it.status = resp.status
             expected = resp.headers.get("X-Body-Checksum")
             h = 0
@@ -511,11 +511,33 @@ def way_error_message(e):
     return f"{type(e).__name__}: {e}"
 
 
+async def on_connection_ready(session, ctx, params):
+    # A new connection is set up (TCP and TLS), or a kept-alive one taken:
+    # the request goes out now, as libcurl's pretransfer time marks it.
+    ctx.trace_request_ctx.sent = time.monotonic()
+
+
+async def on_response_head(session, ctx, params):
+    # aiohttp's request end is the response head read: the nearest it
+    # tells to libcurl's first byte.
+    ctx.trace_request_ctx.first_byte = time.monotonic()
+
+
+def phase_tracing():
+    """The request phases of the JSON records (sent_s, first_byte_s)."""
+    tc = aiohttp.TraceConfig()
+    tc.on_connection_create_end.append(on_connection_ready)
+    tc.on_connection_reuseconn.append(on_connection_ready)
+    tc.on_request_end.append(on_response_head)
+    return tc
+
+
 def new_session(job):
     a = job.args
     connector = aiohttp.TCPConnector(limit=a.connections, ssl=job.ssl)
     timeout = aiohttp.ClientTimeout(total=a.timeout_ms / 1000 if a.timeout_ms else None)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout,
+                                 trace_configs=[phase_tracing()])
 
 
 @contextlib.asynccontextmanager
@@ -593,6 +615,8 @@ def request_record(job, it):
     rec.update({
         "status": it.status, "error": it.error,
         "start_s": round(it.start - job.t0, 6) if it.start > 0 else 0.0,
+        "sent_s": round(it.sent - job.t0, 6) if it.sent > 0 else None,
+        "first_byte_s": round(it.first_byte - job.t0, 6) if it.first_byte > 0 else None,
         "end_s": round(it.end - job.t0, 6) if it.end > 0 else 0.0,
         "thread": it.thread, "fiber": it.fiber if it.ran else None,
         "bytes": it.bytes, "checksum_verified": it.checksum_verified,
@@ -654,6 +678,23 @@ def write_json(path, records):
         f.write("\n]\n")
 
 
+PHASES = (("connecting", "start_s", "sent_s"),
+          ("waiting for the server", "sent_s", "first_byte_s"),
+          ("reading the body", "first_byte_s", "end_s"))
+
+
+def phase_slices(pid, r):
+    """A request's phases as slices nested in its own, as report.c writes
+    them."""
+    out = []
+    for name, a, b in PHASES:
+        t0, t1 = r.get(a), r.get(b)
+        if t0 is not None and t1 is not None and t0 > 0 and t1 >= t0:
+            out.append({"ph": "X", "cat": "phase", "name": name, "pid": pid, "tid": r["fiber"],
+                        "ts": round(t0 * 1e6, 3), "dur": round((t1 - t0) * 1e6, 3)})
+    return out
+
+
 def write_trace(path, runs, workload):
     """Chrome trace-event JSON like report.c's: one process per (way,
     repeat), one lane per task (fiber id), the way and each request as
@@ -675,6 +716,7 @@ def write_trace(path, runs, workload):
                            "dur": round((r["end_s"] - r["start_s"]) * 1e6, 3),
                            "args": {"index": r["index"], "status": r["status"],
                                     "thread": r["thread"], "error": r["error"]}})
+            events += phase_slices(pid, r)
     with open(path, "w") as f:
         json.dump({"displayTimeUnit": "ms", "traceEvents": events,
                    "otherData": {"backend": "asyncio", "lanes": "fiber"}}, f)

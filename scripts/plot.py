@@ -24,6 +24,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_rgb  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import FuncFormatter  # noqa: E402
 
 
@@ -355,16 +357,63 @@ def lanes_of(record):
     return out, ("fiber (task)" if use_fiber else "OS thread"), len(lanes)
 
 
+# An HTTP request's bar in three tones: connecting (TCP, TLS: light), waiting
+# for the server (the backend's colour), reading the body (dark).
+PHASE_TONES = (("connecting", 0.35), ("waiting for the server", 1.0), ("reading the body", 1.0))
+
+
+def phase_spans(r):
+    """(from, to, phase index) for a request with sent_s and first_byte_s
+    (runs made before they existed have neither: one span, phase 1)."""
+    s, e = r["start_s"], r["end_s"]
+    sent, first = r.get("sent_s"), r.get("first_byte_s")
+    if sent is None or first is None:
+        return [(s, e, 1)]
+    return [(s, sent, 0), (sent, first, 1), (first, e, 2)]
+
+
+def darker(color, f=0.55):
+    rgb = to_rgb(color)
+    return tuple(c * f for c in rgb)
+
+
+def phase_legend(fig):
+    """The three tones, in grey (each panel has its backend's colour)."""
+    grey = "#707070"
+    handles = [Patch(facecolor=grey, alpha=PHASE_TONES[0][1], label=PHASE_TONES[0][0]),
+               Patch(facecolor=grey, label=PHASE_TONES[1][0]),
+               Patch(facecolor=darker(grey), label=PHASE_TONES[2][0])]
+    fig.legend(handles=handles, fontsize=7, loc="upper right", ncol=3, frameon=False,
+               bbox_to_anchor=(0.99, 0.955))
+
+
+def has_phases(record):
+    return any(r.get("sent_s") is not None for r in record["requests"])
+
+
 def draw_gantt(ax, record, color, show_xlabel):
     lanes, kind, nlanes = lanes_of(record)
     started = [(r, lane) for r, lane in zip(record["requests"], lanes)
                if r["start_s"] > 0 or r["end_s"] > 0]  # never started: no bar
     if started:
+        edge = 0.3 if len(started) < 500 else 0
         ax.barh([lane for _, lane in started],
                 [max(r["end_s"] - r["start_s"], 1e-4) for r, _ in started],
                 left=[r["start_s"] for r, _ in started], height=0.7,
                 color=["#bbbbbb" if r.get("error") else color for r, _ in started],
-                edgecolor="black", linewidth=0.3 if len(started) < 500 else 0)
+                alpha=1.0, edgecolor="black", linewidth=edge)
+        phased = [(r, lane) for r, lane in started
+                  if not r.get("error") and r.get("sent_s") is not None
+                  and r.get("first_byte_s") is not None]
+        tones = {0: ("white", PHASE_TONES[0][1]), 2: (darker(color), 1.0)}
+        for phase, (tone, alpha) in tones.items():
+            spans = [(a, b, lane) for r, lane in phased for a, b, k in phase_spans(r)
+                     if k == phase and b > a]
+            if spans:
+                ax.barh([lane for _, _, lane in spans], [b - a for a, b, _ in spans],
+                        left=[a for a, _, _ in spans], height=0.7, color=tone,
+                        alpha=1.0 - alpha if phase == 0 else alpha, linewidth=0)
+
     ax.axvline(record["wall_s"], color="black", linewidth=0.8, linestyle=":")
     ax.set_ylim(-0.6, max(nlanes, 1) - 0.4)
     ax.invert_yaxis()
@@ -397,8 +446,46 @@ def plot_gantt_demo(res, out, footer, written):
             what = "sleep demo" if workload == "sleep" else "HTTP demo"
             fig.suptitle(f"Per-request timeline of each way, {BACKEND_NAME[b]}, {what} "
                          f"(one lane per {kind}; dotted: the way's end)", fontsize=10)
-            fig.tight_layout(rect=(0, 0.03, 1, 0.97))
+            fig.tight_layout(rect=(0, 0.03, 1, 0.95))
+            if any(has_phases(r) for r in first.values()):
+                phase_legend(fig)
             save(fig, out, f"gantt-{workload}-{b}", footer, written)
+
+
+def plot_gantt_connect(res, out, footer, written):
+    """The first milliseconds of the HTTP demo's gather, one panel per
+    backend: each way opens six new connections (a new session, as the
+    original), and how their TCP and TLS set-up overlaps is most of what
+    separates a concurrent way from the slowest site's latency."""
+    rows = []
+    for b in BACKENDS:
+        runs = res.find(phase="demo-http", backend=b)
+        recs = res.records(runs[0]) if runs else None
+        recs = [r for r in recs or () if r["pattern"] == "gather"]
+        # The last repeat: later ways resume TLS sessions, as a warm client does.
+        rec = max(recs, key=lambda r: r["repeat"]) if recs else None
+        if rec and has_phases(rec):
+            rows.append((b, rec))
+    if not rows:
+        return
+    sent = [q["sent_s"] for _, rec in rows for q in rec["requests"] if q.get("sent_s")]
+    right = max(0.005, 1.25 * max(sent))
+    fig, axes = plt.subplots(len(rows), 1, figsize=(10, 1.3 + 1.5 * len(rows)), sharex=True,
+                             squeeze=False)
+    for i, (ax, (b, rec)) in enumerate(zip(axes[:, 0], rows)):
+        draw_gantt(ax, rec, BACKEND_COLOR[b], i == len(rows) - 1)
+        ax.set_xlim(0, right)
+        qs = [q["sent_s"] for q in rec["requests"] if q.get("sent_s") is not None]
+        ax.set_title(f"{BACKEND_NAME[b]}, gather #{rec['repeat'] + 1} ({rec['wall_s']:.3f} s): "
+                     f"requests sent {1e3 * min(qs):.1f} to {1e3 * max(qs):.1f} ms after the "
+                     "way started", fontsize=8, loc="left")
+    axes[-1, 0].xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{1e3 * x:g}"))
+    axes[-1, 0].set_xlabel("time since the way started (ms)")
+    fig.suptitle("The first milliseconds of gather in the HTTP demo: six new connections "
+                 "(TCP, then TLS) before any request goes out", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.93))
+    phase_legend(fig)
+    save(fig, out, "gantt-http-connect", footer, written)
 
 
 def plot_gantt_waves(res, out, footer, written):
@@ -462,7 +549,8 @@ def plot_throughput(res, out, footer, written):
     save(fig, out, "throughput", footer, written)
 
 
-FIGURES = (plot_ways, plot_sweep, plot_gantt_demo, plot_gantt_waves, plot_throughput)
+FIGURES = (plot_ways, plot_sweep, plot_gantt_demo, plot_gantt_connect, plot_gantt_waves,
+           plot_throughput)
 
 
 def main(argv=None):

@@ -184,6 +184,7 @@ class Checker:
         t_ok = self.number(w, q, "start_s", 0) & self.number(w, q, "end_s", 0)
         if t_ok and q["end_s"] + EPS < q["start_s"]:
             self.err(w, f"ends ({q['end_s']}) before it starts ({q['start_s']})")
+        self.phases(w, q, t_ok)
         self.integer(w, q, "thread", 0)
         if "fiber" not in q:
             self.err(w, "missing field 'fiber'")
@@ -196,6 +197,19 @@ class Checker:
         if q.get("error") is None and workload == "http" and isinstance(q.get("status"), int) \
                 and not 100 <= q["status"] < 400:
             self.err(w, f"succeeded with status {q['status']}")
+
+    def phases(self, w, q, t_ok):
+        """sent_s and first_byte_s: absent in runs made before they existed;
+        otherwise null or a time, in order between start_s and end_s."""
+        times = [q["start_s"]] if t_ok else []
+        for key in ("sent_s", "first_byte_s"):
+            if key in q and self.number(w, q, key, 0, nullable=True) and q[key] is not None:
+                times.append(q[key])
+        if t_ok:
+            times.append(q["end_s"])
+            if any(b + EPS < a for a, b in zip(times, times[1:])):
+                self.err(w, "start_s, sent_s, first_byte_s and end_s are out of order: "
+                            f"{times}")
 
     # -- files --------------------------------------------------------------------
 

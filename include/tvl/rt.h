@@ -147,6 +147,9 @@ typedef struct tvl_http_result {
     long status;        /* HTTP status; 0 if no response arrived */
     uint64_t bytes;     /* body bytes received */
     double start_s;     /* tvl_now() when the request started */
+    double sent_s;      /* when the request went out: the connection set up
+                           (TCP, TLS) or reused; 0 if it never went out */
+    double first_byte_s; /* when the response's first byte came; 0 if none */
     double end_s;       /* tvl_now() when it ended */
     int error;          /* 0, or why it failed (see below) */
     char message[200];  /* "" or a one-line reason */

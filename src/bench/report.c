@@ -131,6 +131,16 @@ static void json_env(FILE *f)
     fputc('}', f);
 }
 
+/* ,"name":T with T in seconds from t0, or null for a phase never reached
+ * (0: a sleep, or a request that failed before it). */
+static void json_time_or_null(FILE *f, const char *name, double t, double t0)
+{
+    if (t > 0)
+        fprintf(f, ",\"%s\":%.6f", name, t - t0);
+    else
+        fprintf(f, ",\"%s\":null", name);
+}
+
 static void json_record(FILE *f, const tvl_cli *cli, const record *rec)
 {
     const tvl_way_run *run = &rec->run;
@@ -171,8 +181,10 @@ static void json_record(FILE *f, const tvl_cli *cli, const record *rec)
         json_str(f, o->error ? (o->message[0] ? o->message : tvl_strerror(o->error)) : NULL);
         double s = o->start_s > 0 ? o->start_s - run->t0 : 0;
         double e = o->end_s > 0 ? o->end_s - run->t0 : 0;
-        fprintf(f, ",\"start_s\":%.6f,\"end_s\":%.6f,\"thread\":%lld,\"fiber\":", s, e,
-                (long long)o->thread);
+        fprintf(f, ",\"start_s\":%.6f", s);
+        json_time_or_null(f, "sent_s", o->sent_s, run->t0);
+        json_time_or_null(f, "first_byte_s", o->first_byte_s, run->t0);
+        fprintf(f, ",\"end_s\":%.6f,\"thread\":%lld,\"fiber\":", e, (long long)o->thread);
         if (o->fiber >= 0)
             fprintf(f, "%lld", (long long)o->fiber);
         else
@@ -181,6 +193,19 @@ static void json_record(FILE *f, const tvl_cli *cli, const record *rec)
                 o->checksum_verified ? "true" : "false");
     }
     fputs("]}", f);
+}
+
+/* A slice nested in a request's, for one of its phases (if both ends are
+ * known): the viewer draws it under the request, on the same lane. */
+static void trace_phase(FILE *f, const char *name, int pid, long long tid, double from,
+                        double to, double t0)
+{
+    if (from <= 0 || to <= 0 || to < from)
+        return;
+    fprintf(f,
+            ",\n{\"ph\":\"X\",\"cat\":\"phase\",\"name\":\"%s\",\"pid\":%d,\"tid\":%lld,"
+            "\"ts\":%.3f,\"dur\":%.3f}",
+            name, pid, tid, (from - t0) * 1e6, (to - from) * 1e6);
 }
 
 static int finish(FILE *f)
@@ -252,6 +277,10 @@ int tvl_report_write_trace(const tvl_report *r, const char *path)
                     o->status, (long long)o->thread);
             json_str(f, o->error ? o->message : NULL);
             fputs("}}", f);
+            trace_phase(f, "connecting", pid, tid, o->start_s, o->sent_s, run->t0);
+            trace_phase(f, "waiting for the server", pid, tid, o->sent_s, o->first_byte_s,
+                        run->t0);
+            trace_phase(f, "reading the body", pid, tid, o->first_byte_s, o->end_s, run->t0);
         }
     }
     fprintf(f, "\n],\"otherData\":{\"backend\":\"%s\",\"lanes\":\"%s\"}}\n", tvl_rt_backend(),

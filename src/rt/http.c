@@ -220,6 +220,21 @@ static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
     }
 }
 
+/* When the request went out and when the answer began, from libcurl's
+ * timers (microseconds since the transfer started; for a redirected
+ * request, as libcurl sums them). They are placed on our clock from
+ * perform_start, taken just before the transfer starts, so each lands no
+ * later than it happened and never after end_s. */
+static void record_phases(CURL *easy, double perform_start, tvl_http_result *res)
+{
+    curl_off_t pre = 0, first = 0;
+    if (curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK &&
+        (pre > 0 || res->status > 0))
+        res->sent_s = perform_start + (double)pre / 1e6;
+    if (curl_easy_getinfo(easy, CURLINFO_STARTTRANSFER_TIME_T, &first) == CURLE_OK && first > 0)
+        res->first_byte_s = perform_start + (double)(first > pre ? first : pre) / 1e6;
+}
+
 static void setup(CURL *easy, const char *url, transfer *t, unsigned in_flight)
 {
     const tvl_rt_options *o = http_options;
@@ -292,9 +307,11 @@ int tvl_http_get(const char *url, tvl_http_result *res)
     unsigned in_flight =
         atomic_fetch_add_explicit(&transfers_in_flight, 1, memory_order_relaxed) + 1;
     setup(easy, url, &t, in_flight);
+    double perform_start = tvl_now();
     CURLcode rc = tvl__easy_perform(easy);
     atomic_fetch_sub_explicit(&transfers_in_flight, 1, memory_order_relaxed);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
+    record_phases(easy, perform_start, res);
     if (rc != CURLE_OK) {
         map_curl_error(&t, easy, rc);
     } else if (res->status >= 400) {

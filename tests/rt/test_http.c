@@ -123,6 +123,12 @@ static void seven_ways_fetch_the_six_sites_with_verified_bodies(void)
             CU_ASSERT_EQUAL(r->bytes, tvl_delay_sites[i].bytes);
             CU_ASSERT_TRUE(r->checksum_verified);
             CU_ASSERT(r->end_s - r->start_s >= tvl_delay_sites[i].delay_ms * 0.05 / 1000 - 0.001);
+            /* The phases, in order; the server's delay runs between the
+             * request going out and the answer's first byte. */
+            CU_ASSERT(r->start_s <= r->sent_s && r->sent_s <= r->first_byte_s &&
+                      r->first_byte_s <= r->end_s);
+            CU_ASSERT(r->first_byte_s - r->sent_s >=
+                      tvl_delay_sites[i].delay_ms * 0.05 / 1000 - 0.0002);
             total += tvl_delay_sites[i].bytes;
         }
         CU_ASSERT_EQUAL(run.bytes, total);
@@ -219,6 +225,8 @@ static void refused_ports_unresolvable_hosts_and_bad_certificates_fail_clearly(v
         CU_ASSERT_EQUAL(h.items[1].out.error, TVL_E_TLS);
         CU_ASSERT_PTR_NOT_NULL(strstr(h.items[1].out.message, "TLS"));
         CU_ASSERT_EQUAL(h.items[2].out.error, TVL_E_RESOLVE);
+        for (int i = 0; i < 3; i++) /* none of them got as far as sending */
+            CU_ASSERT(h.items[i].out.sent_s == 0 && h.items[i].out.first_byte_s == 0);
     }
     tvl_rt_shutdown();
 }

@@ -140,9 +140,14 @@ def requests(workload, items, sched, fail_index=None):
         if workload == "sleep":
             r["delay_s"] = delay_s
         failed = i == fail_index
+        # An HTTP request's phases: connecting, waiting for the server (its
+        # delay), reading the body.
+        sent = None if workload == "sleep" else round(s + 0.02 * (e - s), 6)
+        first = None if workload == "sleep" else round(e - 0.02 * (e - s), 6)
         r.update({"status": 0 if workload == "sleep" else (500 if failed else 200),
                   "error": "HTTP status 500" if failed else None,
-                  "start_s": round(s, 6), "end_s": round(e, 6), "thread": tid,
+                  "start_s": round(s, 6), "sent_s": sent, "first_byte_s": first,
+                  "end_s": round(e, 6), "thread": tid,
                   "fiber": fiber, "bytes": 0 if failed else nbytes,
                   "checksum_verified": workload == "http" and not failed})
         reqs.append(r)

@@ -25,12 +25,13 @@ PY = sys.executable
 
 sys.path.insert(0, SCRIPTS)
 import validate_results  # noqa: E402
+from plot import SITE_DELAY_MS  # noqa: E402
 
 EXPECTED_FIGURES = (
     "ways-sleep", "ways-http",
     "sweep-wall", "sweep-cpu", "sweep-rss", "sweep-threads",
     "gantt-sleep-threads", "gantt-sleep-loop", "gantt-sleep-asyncio",
-    "gantt-http-threads", "gantt-http-loop", "gantt-http-asyncio",
+    "gantt-http-threads", "gantt-http-loop", "gantt-http-asyncio", "gantt-http-connect",
     "gantt-waves-fixed2", "throughput",
 )
 
@@ -88,6 +89,10 @@ BREAKAGES = {
     "ok that does not match the requests": lambda r: r.__setitem__("ok", r["ok"] - 1),
     "n that does not match the requests": lambda r: r["requests"].pop(),
     "a request ending before it starts": lambda r: r["requests"][1].__setitem__("end_s", 0.0),
+    "an answer before its request went out":
+        lambda r: r["requests"][1].__setitem__("first_byte_s", r["requests"][1]["sent_s"] - 0.01),
+    "a request sent before it started":
+        lambda r: r["requests"][0].__setitem__("sent_s", r["requests"][0]["start_s"] - 0.01),
     "a fiber in the threads build": lambda r: r["requests"][0].__setitem__("fiber", 3),
     "a request index out of place": lambda r: r["requests"][2].__setitem__("index", 7),
     "a success with status 500": lambda r: r["requests"][0].__setitem__("status", 500),
@@ -244,7 +249,45 @@ def both_c_builds_write_records_the_schema_accepts():
                 check(recs and all(x["backend"] == backend for x in recs), "backend")
                 check(not errors_of(recs), f"{backend}: {errors_of(recs)[:3]}")
                 with open(trace) as f:
-                    check(len(json.load(f)["traceEvents"]) > len(recs), "trace events")
+                    events = json.load(f)["traceEvents"]
+                check(len(events) > len(recs), "trace events")
+                if "--workload" not in args:
+                    check_phases(recs, 0.02, f"{backend} {args}")
+                    check(any(e.get("cat") == "phase" for e in events), "no phase slices")
+
+
+def check_phases(recs, scale, what):
+    """Every request of an HTTP demo run has its phases, and the site's
+    delay lies between the request going out and the first byte back."""
+    for rec in recs:
+        for q in rec["requests"]:
+            site = q["url"].rstrip("/").rsplit("/", 1)[-1]
+            check(q.get("sent_s") is not None and q.get("first_byte_s") is not None,
+                  f"{what}: {q['url']} lacks its phases")
+            delay = SITE_DELAY_MS[site] / 1000 * scale
+            check(q["first_byte_s"] - q["sent_s"] >= delay - 0.002,
+                  f"{what}: {site}: first byte {q['first_byte_s']} - sent {q['sent_s']} "
+                  f"< delay {delay}")
+
+
+@test
+def asyncio_reference_http_demo_records_phases():
+    """The asyncio reference against the embedded server (spawned from
+    build/), with aiohttp's trace hooks giving the request phases."""
+    build = os.environ.get("B", os.path.join(REPO, "build"))
+    server = os.path.join(build, "delay-server")
+    if not os.path.exists(server):
+        print(f"     ({server} not built: skipped)")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "a.json")
+        r = run([PY, os.path.join(SCRIPTS, "asyncio_reference.py"), "--quiet", "--server", server,
+                 "--scale", "0.02", "--pattern", "gather,sequential", "--export-json", out])
+        check(r.returncode == 0, f"exit {r.returncode}: {r.stderr[-2000:]}")
+        with open(out) as f:
+            recs = json.load(f)
+        check(not errors_of(recs), errors_of(recs)[:3])
+        check_phases(recs, 0.02, "asyncio")
 
 
 @test
