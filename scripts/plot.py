@@ -16,6 +16,7 @@ import argparse
 import gzip
 import json
 import math
+import statistics
 import os
 import sys
 from urllib.parse import urlsplit
@@ -526,25 +527,35 @@ def plot_throughput(res, out, footer, written):
         for run in res.find(phase="throughput", backend=b):
             recs = res.records(run) if run.get("status") in ("ok", "failed") else None
             if recs:
-                rows.append((b, recs[0]))
+                rows.append((b, recs))
     if not rows:
         return
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4.6))
     names = [b for b, _ in rows]
     colors = [BACKEND_COLOR[b] for b in names]
-    rps = [r["ok"] / r["wall_s"] if r["wall_s"] > 0 else 0 for _, r in rows]
-    cpu = [(r["cpu_user_s"] + r["cpu_sys_s"]) / max(r["n"], 1) * 1e6 for _, r in rows]
-    ax1.bar(names, rps, color=colors)
+
+    def bars(ax, values):
+        """One bar per backend at the median of its repeats, with the
+        range of the repeats as an error bar."""
+        mid = [statistics.median(v) for v in values]
+        err = [[m - min(v) for m, v in zip(mid, values)], [max(v) - m for m, v in zip(mid, values)]]
+        ax.bar(names, mid, color=colors, yerr=err, capsize=4, ecolor="black")
+
+    bars(ax1, [[r["ok"] / r["wall_s"] if r["wall_s"] > 0 else 0 for r in recs] for _, recs in rows])
     ax1.set_ylabel("requests completed per second")
     ax1.set_title("throughput", fontsize=9)
-    ax2.bar(names, cpu, color=colors)
+    bars(ax2, [[(r["cpu_user_s"] + r["cpu_sys_s"]) / max(r["n"], 1) * 1e6 for r in recs]
+               for _, recs in rows])
     ax2.set_ylabel("client CPU per request, user + sys (µs)")
     ax2.set_title("cost per request", fontsize=9)
     for ax in (ax1, ax2):
         ax.set_xlabel("backend")
         ax.grid(axis="y", alpha=0.3)
-    n = rows[0][1]["n"]
-    fig.suptitle(f"Throughput: {n} zero-delay GETs over 100 connections (gather), plain HTTP")
+    n = rows[0][1][0]["n"]
+    reps = max(len(recs) for _, recs in rows)
+    what = f"median of {reps} runs, bars: their range" if reps > 1 else "one run"
+    fig.suptitle(f"Throughput: {n} zero-delay GETs over 100 connections (gather), plain HTTP "
+                 f"({what})", fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 0.95))
     save(fig, out, "throughput", footer, written)
 
