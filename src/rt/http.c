@@ -222,7 +222,9 @@ static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
 
 /* When the request went out and when the answer began, from libcurl's
  * timers (microseconds since the transfer started; for a redirected
- * request, as libcurl sums them). They are placed on our clock from
+ * request, as libcurl sums them). libcurl 7.88 takes its pretransfer time
+ * when the transfer enters its receiving state, just after the request
+ * was sent. They are placed on our clock from
  * perform_start, taken just before the transfer starts, so each lands no
  * later than it happened and never after end_s. */
 static void record_phases(CURL *easy, double perform_start, tvl_http_result *res)
