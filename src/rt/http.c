@@ -224,9 +224,9 @@ static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
  * timers (microseconds since the transfer started; for a redirected
  * request, as libcurl sums them). libcurl 7.88 takes its pretransfer time
  * when the transfer enters its receiving state, just after the request
- * was sent. They are placed on our clock from
- * perform_start, taken just before the transfer starts, so each lands no
- * later than it happened and never after end_s. */
+ * was sent. Both are placed on our clock from perform_start, taken just
+ * before the transfer starts, so each lands no later than it happened and
+ * never after end_s. */
 static void record_phases(CURL *easy, double perform_start, tvl_http_result *res)
 {
     curl_off_t pre = 0, first = 0;
