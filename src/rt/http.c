@@ -5,6 +5,7 @@
 #include "rt/http.h"
 #include "core/crc32.h"
 #include "rt/backend.h"
+#include "rt/ca_store.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -14,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 static tvl_sem *connection_slots; /* NULL: no connection limit */
 
@@ -71,34 +71,10 @@ static long recv_buffer_size(unsigned in_flight)
 }
 static const tvl_rt_options *http_options;
 
-/* libcurl (7.87 and later) keeps the CA store it parsed in the multi
- * handle and reuses it for the next TLS connection, but only when no CA
- * directory is configured, and Debian's libcurl configures /etc/ssl/certs.
- * Without the cache every new connection parses the CA file again: 18 %
- * of the loop build's CPU over 300 fresh connections to the delay server,
- * and 140 certificates for the system bundle. The directory only repeats
- * what a bundle file holds, so it is dropped whenever there is a bundle:
- * the --cacert file (which is then the only thing trusted, as --help
- * says), or libcurl's default bundle if it can be read. */
-static bool drop_ca_path;
-
-static bool default_ca_bundle_readable(void)
-{
-    CURL *probe = curl_easy_init();
-    if (probe == NULL)
-        return false;
-    char *bundle = NULL;
-    bool ok = curl_easy_getinfo(probe, CURLINFO_CAINFO, &bundle) == CURLE_OK && bundle != NULL &&
-              access(bundle, R_OK) == 0;
-    curl_easy_cleanup(probe);
-    return ok;
-}
-
 int tvl__http_init(const tvl_rt_options *opts)
 {
-    if (tvl__curl_global_init() != 0)
+    if (tvl__curl_global_init() != 0 || tvl__ca_store_init(opts->cacert) != 0)
         return -ENOMEM;
-    drop_ca_path = opts->cacert != NULL || default_ca_bundle_readable();
     http_options = opts;
     connection_slots = NULL;
     if (opts->connections > 0)
@@ -108,6 +84,7 @@ int tvl__http_init(const tvl_rt_options *opts)
 
 void tvl__http_shutdown(void)
 {
+    tvl__ca_store_shutdown();
     tvl_sem_destroy(connection_slots);
     connection_slots = NULL;
     http_options = NULL;
@@ -266,10 +243,7 @@ static void setup(CURL *easy, const char *url, transfer *t, unsigned in_flight)
     if (o != NULL) {
         if (o->timeout_ms > 0)
             curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-        if (o->cacert != NULL)
-            curl_easy_setopt(easy, CURLOPT_CAINFO, o->cacert);
-        if (drop_ca_path)
-            curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
+        tvl__ca_store_apply(easy); /* the --cacert file, or the system's */
         if (o->insecure) {
             curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

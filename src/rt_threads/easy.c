@@ -10,6 +10,7 @@
  * taken by curl's open/close callbacks (on the owning thread) and by the
  * cancel hook (on the cancelling thread); nothing else is held inside it.
  */
+#include "rt_threads/easy.h"
 #include "rt/backend.h"
 #include "tvl/pool.h"
 
@@ -117,14 +118,22 @@ int tvl__easy_forget_connections(void)
     return 0;
 }
 
-/* The share object lives as long as the process: worker threads may still
- * be exiting (and cleaning up handles that use it) when a runtime shuts
- * down, and a share in use must not be cleaned up. */
 static void easy_global_init(void)
 {
     pthread_key_create(&easy_key, thread_easy_free);
     for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
         pthread_mutex_init(&share_locks[i], NULL);
+}
+
+/* The share (DNS answers, TLS sessions) belongs to one runtime. A TLS
+ * session was verified against that runtime's CA store (rt/ca_store.c)
+ * and resuming it skips verification, so a runtime started again with
+ * another --cacert must not find it. Made when the runtime starts, before
+ * any task runs: workers read `share` only inside tasks, after the
+ * submission that publishes them. */
+void tvl__threads_easy_open(void)
+{
+    pthread_once(&easy_once, easy_global_init);
     share = curl_share_init();
     if (share != NULL) {
         curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
@@ -170,14 +179,19 @@ static thread_easy *thread_easy_get(void)
     return te;
 }
 
-/* The main thread's handle: thread-exit destructors do not run for it. */
-void tvl__threads_easy_cleanup_caller(void);
-void tvl__threads_easy_cleanup_caller(void)
+/* At the runtime's end, when the pool has joined every worker (their
+ * handles went with them): the caller's handle, for which no thread-exit
+ * destructor runs, then the share. A share still attached to a handle of
+ * some other thread cannot be cleaned up; it is left to that handle. */
+void tvl__threads_easy_close(void)
 {
     pthread_once(&easy_once, easy_global_init);
     thread_easy *te = pthread_getspecific(easy_key);
     pthread_setspecific(easy_key, NULL);
     thread_easy_free(te);
+    if (share != NULL)
+        (void)curl_share_cleanup(share);
+    share = NULL;
 }
 
 CURL *tvl__easy_acquire(void)

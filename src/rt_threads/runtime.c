@@ -1,6 +1,7 @@
 /* The threads runtime: tasks are futures on the work-stealing pool, and
  * the main task runs on the caller's thread, as asyncio.run's main
  * coroutine runs on the loop. */
+#include "rt_threads/easy.h"
 #include "rt/backend.h"
 #include "tvl/pool.h"
 
@@ -80,11 +81,11 @@ int tvl_rt_init(const tvl_rt_options *opts, char *errbuf, size_t errlen)
         pool = NULL;
         return rc;
     }
+    tvl__threads_easy_open();
     atomic_store_explicit(&tasks_spawned, 0, memory_order_relaxed);
     return 0;
 }
 
-void tvl__threads_easy_cleanup_caller(void);
 
 /* The connection slots have not moved for a while (rt/http.c): the
  * transfers holding them may never end, so the pool must not keep tasks
@@ -104,7 +105,7 @@ void tvl_rt_shutdown(void)
 {
     tvl_pool_destroy(pool, TVL_SHUTDOWN_DRAIN);
     pool = NULL;
-    tvl__threads_easy_cleanup_caller();
+    tvl__threads_easy_close();
     tvl__rt_common_shutdown();
 }
 

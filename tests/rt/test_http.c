@@ -643,6 +643,42 @@ static void proxies_in_the_environment_are_ignored(void)
         unsetenv(proxy_vars[i]);
 }
 
+/* The CA store is parsed once per runtime (rt/ca_store.c), so a runtime
+ * started again with another --cacert must trust that one, and only that
+ * one; a CA file that cannot be read fails each TLS request clearly. */
+typedef struct two_fetches {
+    tvl_http_result mine, other;
+} two_fetches;
+
+static int fetch_both(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    two_fetches *t = arg;
+    char other[256];
+    snprintf(other, sizeof other, "%s/delay/0", tvl_delay_server_url(other_server));
+    tvl_http_get(url(0, "/delay/0"), &t->mine);
+    tvl_http_get(other, &t->other);
+    return 0;
+}
+
+static void each_runtime_trusts_the_ca_file_it_was_started_with(void)
+{
+    const char *cas[] = {tvl_delay_server_ca_file(other_server), tvl_delay_server_ca_file(server),
+                         "/nonexistent/ca.pem"};
+    for (int k = 0; k < 3; k++) {
+        tvl_rt_options o = {.cacert = cas[k]};
+        char err[256];
+        CU_ASSERT_EQUAL_FATAL(tvl_rt_init(&o, err, sizeof err), 0);
+        two_fetches t;
+        CU_ASSERT_EQUAL(tvl_rt_run(fetch_both, &t, NULL), 0);
+        CU_ASSERT_EQUAL(t.mine.error, k == 1 ? 0 : TVL_E_TLS);
+        CU_ASSERT_EQUAL(t.other.error, k == 0 ? 0 : TVL_E_TLS);
+        if (k == 2)
+            CU_ASSERT_PTR_NOT_NULL(strstr(t.mine.message, "TLS"));
+        tvl_rt_shutdown();
+    }
+}
+
 void test_http_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -665,6 +701,8 @@ void test_http_register(void)
          a_connection_closed_while_idle_is_not_reused_or_spun_on},
         {"a_new_session_connects_anew", a_new_session_connects_anew},
         {"proxies_in_the_environment_are_ignored", proxies_in_the_environment_are_ignored},
+        {"each_runtime_trusts_the_ca_file_it_was_started_with",
+         each_runtime_trusts_the_ca_file_it_was_started_with},
         {"a_task_queued_behind_stalled_transfers_still_runs",
          a_task_queued_behind_stalled_transfers_still_runs},
         CU_TEST_INFO_NULL,
