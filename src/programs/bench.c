@@ -1,12 +1,14 @@
 /* The benchmark: the seven ways over the sleep demo or the HTTP demo, on
  * whichever runtime this binary was linked with (bench-threads or
  * bench-loop; the source is the same). */
+#include <errno.h>
 #include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench/cli.h"
@@ -62,6 +64,19 @@ static int build_urls(const tvl_cli *cli, target *t, char *err, size_t errlen)
 {
     memset(t, 0, sizeof *t);
     t->cacert = cli->cacert;
+    if (cli->cacert != NULL) {
+        /* Checked once here: a CA file that cannot be read would fail
+         * every TLS request, each with the same reason. */
+        struct stat st;
+        int e = stat(cli->cacert, &st) != 0      ? errno
+                : S_ISDIR(st.st_mode)            ? EISDIR
+                : access(cli->cacert, R_OK) != 0 ? errno
+                                                 : 0;
+        if (e != 0) {
+            snprintf(err, errlen, "--cacert %.200s: %s", cli->cacert, strerror(e));
+            return -e;
+        }
+    }
     if (cli->url_file != NULL) {
         int rc = tvl_url_list_read_file(cli->url_file, &t->urls, err, errlen);
         if (rc != 0)

@@ -69,6 +69,14 @@ void tvl__ca_store_shutdown(void)
     pthread_mutex_unlock(&ca_mu);
 }
 
+const char *tvl__ca_store_file(void)
+{
+    pthread_mutex_lock(&ca_mu);
+    const char *f = ca_file;
+    pthread_mutex_unlock(&ca_mu);
+    return f;
+}
+
 /* The store, parsed on first use; NULL if the file cannot be parsed. The
  * caller owns one reference. */
 static X509_STORE *store_ref(void)

@@ -13,6 +13,10 @@ int tvl__ca_store_init(const char *cacert);
 /* Drops the parsed store (connections still open keep their reference). */
 void tvl__ca_store_shutdown(void);
 
+/* The CA file in use, or NULL (libcurl's own settings). For messages; the
+ * string lives until tvl__ca_store_shutdown(). */
+const char *tvl__ca_store_file(void);
+
 /* Points a transfer at the shared store: libcurl loads no CA file or
  * directory itself, and each new TLS connection gets the store, parsed by
  * the first one. Without a CA file (no readable default bundle), leaves

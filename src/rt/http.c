@@ -173,9 +173,16 @@ static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
         return fail(res, -ETIMEDOUT, "timed out: %.160s", detail);
     case CURLE_ABORTED_BY_CALLBACK:
         return fail(res, -ECANCELED, "%s", "cancelled");
+    case CURLE_SSL_CACERT_BADFILE:
+        if (tvl__ca_store_file() != NULL) { /* our store (rt/ca_store.c) */
+            res->error = TVL_E_TLS;
+            snprintf(res->message, sizeof res->message,
+                     "TLS: no CA certificate could be read from %.150s", tvl__ca_store_file());
+            return res->error;
+        }
+        return fail(res, TVL_E_TLS, "TLS: %.160s", detail);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:
-    case CURLE_SSL_CACERT_BADFILE:
     case CURLE_SSL_CERTPROBLEM:
     case CURLE_SSL_CIPHER:
     case CURLE_SSL_ISSUER_ERROR:
@@ -243,7 +250,8 @@ static void setup(CURL *easy, const char *url, transfer *t, unsigned in_flight)
     if (o != NULL) {
         if (o->timeout_ms > 0)
             curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-        tvl__ca_store_apply(easy); /* the --cacert file, or the system's */
+        if (!o->insecure)
+            tvl__ca_store_apply(easy); /* the --cacert file, or the system's */
         if (o->insecure) {
             curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

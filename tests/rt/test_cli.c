@@ -116,7 +116,8 @@ static void binary_exits_2_with_one_line_on_usage_errors(void)
     const char *const *cases[] = {
         ARGS("--no-such-option"),     ARGS("-n", "many"),
         ARGS("--pattern", "gatherr"), ARGS("--url-file", "/nonexistent/urls.txt"),
-        ARGS("not-a-url"),
+        ARGS("not-a-url"),            ARGS("--cacert", "/nonexistent/ca.pem"),
+        ARGS("--cacert", "/"),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char err[1024];
