@@ -176,6 +176,14 @@ int main(int argc, char **argv)
     size_t n = cli.n;
     if (n == 0)
         n = cli.workload == TVL_WORKLOAD_SLEEP ? 4 : tgt.urls.n;
+    if (n == 0 || (cli.workload == TVL_WORKLOAD_HTTP && tgt.urls.n == 0)) {
+        /* Cannot happen (without URLs the embedded server gives six),
+         * but every item needs a URL to cycle through. */
+        target_free(&tgt);
+        tvl_cli_free(&cli);
+        fprintf(stderr, "%s: nothing to run\n", program_name);
+        return 2;
+    }
     unsigned budget = transfer_budget();
     if (cli.workload == TVL_WORKLOAD_HTTP && n > budget &&
         (cli.connections == 0 || cli.connections > budget)) {
