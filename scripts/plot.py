@@ -360,7 +360,8 @@ def lanes_of(record):
 
 # An HTTP request's bar in three tones: connecting (TCP, TLS: light), waiting
 # for the server (the backend's colour), reading the body (dark).
-PHASE_TONES = (("connecting", 0.35), ("waiting for the server", 1.0), ("reading the body", 1.0))
+PHASE_NAMES = ("connecting", "waiting for the server", "reading the body")
+CONNECTING_ALPHA = 0.35  # the backend's colour, this opaque
 
 
 def phase_spans(r):
@@ -381,9 +382,9 @@ def darker(color, f=0.55):
 def phase_legend(fig):
     """The three tones, in grey (each panel has its backend's colour)."""
     grey = "#707070"
-    handles = [Patch(facecolor=grey, alpha=PHASE_TONES[0][1], label=PHASE_TONES[0][0]),
-               Patch(facecolor=grey, label=PHASE_TONES[1][0]),
-               Patch(facecolor=darker(grey), label=PHASE_TONES[2][0])]
+    handles = [Patch(facecolor=grey, alpha=CONNECTING_ALPHA, label=PHASE_NAMES[0]),
+               Patch(facecolor=grey, label=PHASE_NAMES[1]),
+               Patch(facecolor=darker(grey), label=PHASE_NAMES[2])]
     fig.legend(handles=handles, fontsize=7, loc="upper right", ncol=3, frameon=False,
                bbox_to_anchor=(0.99, 0.955))
 
@@ -402,18 +403,20 @@ def draw_gantt(ax, record, color, show_xlabel):
                 [max(r["end_s"] - r["start_s"], 1e-4) for r, _ in started],
                 left=[r["start_s"] for r, _ in started], height=0.7,
                 color=["#bbbbbb" if r.get("error") else color for r, _ in started],
-                alpha=1.0, edgecolor="black", linewidth=edge)
+                edgecolor="black", linewidth=edge)
         phased = [(r, lane) for r, lane in started
                   if not r.get("error") and r.get("sent_s") is not None
                   and r.get("first_byte_s") is not None]
-        tones = {0: ("white", PHASE_TONES[0][1]), 2: (darker(color), 1.0)}
-        for phase, (tone, alpha) in tones.items():
+        # Over the bar in the backend's colour: connecting lightened (white
+        # laid over it), reading the body darkened.
+        overlays = {0: ("white", 1.0 - CONNECTING_ALPHA), 2: (darker(color), 1.0)}
+        for phase, (tone, alpha) in overlays.items():
             spans = [(a, b, lane) for r, lane in phased for a, b, k in phase_spans(r)
                      if k == phase and b > a]
             if spans:
                 ax.barh([lane for _, _, lane in spans], [b - a for a, b, _ in spans],
-                        left=[a for a, _, _ in spans], height=0.7, color=tone,
-                        alpha=1.0 - alpha if phase == 0 else alpha, linewidth=0)
+                        left=[a for a, _, _ in spans], height=0.7, color=tone, alpha=alpha,
+                        linewidth=0)
 
     ax.axvline(record["wall_s"], color="black", linewidth=0.8, linestyle=":")
     ax.set_ylim(-0.6, max(nlanes, 1) - 0.4)

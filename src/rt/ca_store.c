@@ -28,6 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* ca_file is written only by init and shutdown, when no transfer runs
+ * (as rt/http.c's options), so transfers read it without the lock; the
+ * lock guards the store, which the first TLS connection parses. */
 static pthread_mutex_t ca_mu = PTHREAD_MUTEX_INITIALIZER;
 static char *ca_file;        /* NULL: libcurl's own CA settings apply */
 static X509_STORE *ca_store; /* parsed by the first TLS connection */
@@ -71,10 +74,7 @@ void tvl__ca_store_shutdown(void)
 
 const char *tvl__ca_store_file(void)
 {
-    pthread_mutex_lock(&ca_mu);
-    const char *f = ca_file;
-    pthread_mutex_unlock(&ca_mu);
-    return f;
+    return ca_file;
 }
 
 /* The store, parsed on first use; NULL if the file cannot be parsed. The
@@ -111,10 +111,7 @@ static CURLcode give_store(CURL *easy, void *ssl_ctx, void *arg)
 
 void tvl__ca_store_apply(CURL *easy)
 {
-    pthread_mutex_lock(&ca_mu);
-    bool shared = ca_file != NULL;
-    pthread_mutex_unlock(&ca_mu);
-    if (!shared)
+    if (ca_file == NULL)
         return;
     curl_easy_setopt(easy, CURLOPT_CAINFO, NULL);
     curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);

@@ -174,12 +174,9 @@ static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
     case CURLE_ABORTED_BY_CALLBACK:
         return fail(res, -ECANCELED, "%s", "cancelled");
     case CURLE_SSL_CACERT_BADFILE:
-        if (tvl__ca_store_file() != NULL) { /* our store (rt/ca_store.c) */
-            res->error = TVL_E_TLS;
-            snprintf(res->message, sizeof res->message,
-                     "TLS: no CA certificate could be read from %.150s", tvl__ca_store_file());
-            return res->error;
-        }
+        if (tvl__ca_store_file() != NULL) /* our store (rt/ca_store.c) */
+            return fail(res, TVL_E_TLS, "TLS: no CA certificate could be read from %.150s",
+                        tvl__ca_store_file());
         return fail(res, TVL_E_TLS, "TLS: %.160s", detail);
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_SSL_CONNECT_ERROR:

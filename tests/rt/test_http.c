@@ -622,24 +622,17 @@ static void a_new_session_connects_anew(void)
 static const char *const proxy_vars[] = {"http_proxy", "https_proxy", "HTTPS_PROXY", "ALL_PROXY",
                                          "all_proxy"};
 
-static int fetch_one(tvl_future *self, void *arg, void **result)
-{
-    (void)self, (void)result;
-    tvl_http_result *r = arg;
-    return tvl_http_get(url(0, "/status/200"), r);
-}
-
 static void proxies_in_the_environment_are_ignored(void)
 {
     for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
         setenv(proxy_vars[i], "http://127.0.0.1:9", 1);
     start_rt(NULL);
-    tvl_http_result r;
-    CU_ASSERT_EQUAL(tvl_rt_run(fetch_one, &r, NULL), 0);
-    CU_ASSERT_EQUAL(r.error, 0);
-    CU_ASSERT_EQUAL(r.status, 200);
-    if (r.error != 0)
-        fprintf(stderr, "  with proxies in the environment: %s\n", r.message);
+    fetch_arg a = {.url = url(0, "/status/200")};
+    CU_ASSERT_EQUAL(tvl_rt_run(fetch_task, &a, NULL), 0);
+    CU_ASSERT_EQUAL(a.res.error, 0);
+    CU_ASSERT_EQUAL(a.res.status, 200);
+    if (a.res.error != 0)
+        fprintf(stderr, "  with proxies in the environment: %s\n", a.res.message);
     tvl_rt_shutdown();
     for (size_t i = 0; i < sizeof proxy_vars / sizeof *proxy_vars; i++)
         unsetenv(proxy_vars[i]);
