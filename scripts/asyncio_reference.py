@@ -513,7 +513,7 @@ def way_error_message(e):
 
 async def on_connection_ready(session, ctx, params):
     # A new connection is set up (TCP and TLS), or a kept-alive one taken:
-    # the request goes out now, as libcurl's pretransfer time marks it.
+    # the request goes out now, as the C builds' pre-request callback marks it.
     ctx.trace_request_ctx.sent = time.monotonic()
 
 

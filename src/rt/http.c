@@ -113,7 +113,11 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *userp)
     size_t len = size * nitems;
     static const char name[] = "x-body-checksum:";
     if (len > 5 && strncmp(line, "HTTP/", 5) == 0) {
-        /* A new response (after a redirect): forget the previous one's. */
+        /* The status line: the answer has begun (libcurl hands it over as
+         * soon as the first read has it). A new response after a redirect
+         * also forgets the previous one's body. */
+        if (t->res->first_byte_s == 0)
+            t->res->first_byte_s = tvl_now();
         t->has_expected = false;
         t->res->bytes = 0;
         t->checksum = 0;
@@ -201,21 +205,23 @@ static int map_curl_error(transfer *t, CURL *easy, CURLcode rc)
     }
 }
 
-/* When the request went out and when the answer began, from libcurl's
- * timers (microseconds since the transfer started; for a redirected
- * request, as libcurl sums them). libcurl 7.88 takes its pretransfer time
- * when the transfer enters its receiving state, just after the request
- * was sent. Both are placed on our clock from perform_start, taken just
- * before the transfer starts, so each lands no later than it happened and
- * never after end_s. */
-static void record_phases(CURL *easy, double perform_start, tvl_http_result *res)
+/* When the request went out: libcurl calls this once the connection is
+ * ready (connected, TLS done, or reused) and just before it sends the
+ * request, again for each request after a redirect, so the phases are the
+ * last request's. Both phases are read on our clock at the moment they
+ * happen. libcurl's own timers (CURLINFO_PRETRANSFER_TIME and
+ * STARTTRANSFER_TIME) count from when the multi handle first runs the
+ * transfer, not from when it was added: in the loop build a burst of
+ * thousands waits there for up to 0.2 s, and phases anchored at the add
+ * came out that much early. */
+static int on_prereq(void *userp, char *primary_ip, char *local_ip, int primary_port,
+                     int local_port)
 {
-    curl_off_t pre = 0, first = 0;
-    if (curl_easy_getinfo(easy, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK &&
-        (pre > 0 || res->status > 0))
-        res->sent_s = perform_start + (double)pre / 1e6;
-    if (curl_easy_getinfo(easy, CURLINFO_STARTTRANSFER_TIME_T, &first) == CURLE_OK && first > 0)
-        res->first_byte_s = perform_start + (double)(first > pre ? first : pre) / 1e6;
+    (void)primary_ip, (void)local_ip, (void)primary_port, (void)local_port;
+    transfer *t = userp;
+    t->res->sent_s = tvl_now();
+    t->res->first_byte_s = 0;
+    return CURL_PREREQFUNC_OK;
 }
 
 static void setup(CURL *easy, const char *url, transfer *t, unsigned in_flight)
@@ -229,6 +235,8 @@ static void setup(CURL *easy, const char *url, transfer *t, unsigned in_flight)
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, t);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, t);
+    curl_easy_setopt(easy, CURLOPT_PREREQFUNCTION, on_prereq);
+    curl_easy_setopt(easy, CURLOPT_PREREQDATA, t);
     curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(easy, CURLOPT_XFERINFODATA, tvl_current());
@@ -288,11 +296,9 @@ int tvl_http_get(const char *url, tvl_http_result *res)
     unsigned in_flight =
         atomic_fetch_add_explicit(&transfers_in_flight, 1, memory_order_relaxed) + 1;
     setup(easy, url, &t, in_flight);
-    double perform_start = tvl_now();
     CURLcode rc = tvl__easy_perform(easy);
     atomic_fetch_sub_explicit(&transfers_in_flight, 1, memory_order_relaxed);
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &res->status);
-    record_phases(easy, perform_start, res);
     if (rc != CURLE_OK) {
         map_curl_error(&t, easy, rc);
     } else if (res->status >= 400) {
