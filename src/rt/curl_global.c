@@ -22,28 +22,28 @@ static CURLcode curl_global_rc;
 static void *curl_malloc(size_t n)
 {
     void *p = malloc(n);
-    tvl__prefault_check();
+    tvl__prefault_check(p, n);
     return p;
 }
 
 static void *curl_calloc(size_t n, size_t size)
 {
     void *p = calloc(n, size);
-    tvl__prefault_check();
+    tvl__prefault_check(p, n * size); /* calloc checked the product */
     return p;
 }
 
 static void *curl_realloc(void *p, size_t n)
 {
     void *q = realloc(p, n);
-    tvl__prefault_check();
+    tvl__prefault_check(q, n);
     return q;
 }
 
 static char *curl_strdup(const char *s)
 {
     char *q = strdup(s);
-    tvl__prefault_check();
+    tvl__prefault_check(q, q != NULL ? strlen(q) + 1 : 0);
     return q;
 }
 
