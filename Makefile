@@ -123,7 +123,7 @@ endif
 # Generated suite tables are intermediates; keep them.
 .SECONDARY: $(foreach g,$(TEST_GROUPS),$(B)/gen/suites-$(g).c)
 
-.PHONY: all test test-run test-scripts check-deps clean install uninstall bench plot help \
+.PHONY: all test test-run test-scripts check-deps clean install uninstall bench plot targets help \
         fuzz fuzz-run lint test-valgrind
 .DEFAULT_GOAL := all
 
@@ -143,13 +143,14 @@ help:
 	@echo "make test             check dependencies, build and run every CUnit runner"
 	@echo "make bench [QUICK=1]  run the benchmark sweep into results/ and draw the plots"
 	@echo "make plot             redraw results/figures/ from results/ without running anything"
+	@echo "make targets [ROUNDS=5] measure the issues' performance targets, print a table"
 	@echo "make test-scripts     test the Python side (sweep plan, asyncio reference, plots, validator)"
 	@echo "make test-valgrind    every CUnit runner under valgrind memcheck"
 	@echo "make fuzz             libFuzzer on the CLI, URL-file and HTTP request parsers (FUZZ_SECONDS=30)"
 	@echo "make lint             cppcheck and clang-tidy (checks in .clang-tidy)"
 	@echo "make install          install libtvl's headers, libtvl.a and tvl.pc under DESTDIR/PREFIX"
 	@echo "variables: CC CFLAGS LDFLAGS SANITIZE=thread|address,undefined PREFIX DESTDIR V=1 PYTHON"
-	@echo "           FIBER_SWITCH=ucontext QUICK=1 FUZZ_SECONDS=N"
+	@echo "           FIBER_SWITCH=ucontext QUICK=1 FUZZ_SECONDS=N ROUNDS=N TARGETS_JSON=FILE"
 
 # The flags a variant was built with; objects depend on it so that a change
 # of CC or CFLAGS rebuilds what it must.
@@ -315,6 +316,14 @@ bench: check-deps
 
 plot:
 	$(Q)$(PYTHON) scripts/plot.py
+
+# The issues' performance targets, each measured ROUNDS times (default 5),
+# with the bare clients beside them; a table, and TARGETS_JSON if given.
+# Takes about a minute and a half at the default.
+ROUNDS ?= 5
+targets: check-deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(PYTHON) scripts/targets.py --build $(B) --rounds $(ROUNDS) $(if $(TARGETS_JSON),--json $(TARGETS_JSON))
 
 # --- static analysis -----------------------------------------------------------
 # cppcheck on everything, then clang-tidy with the checks in .clang-tidy.

@@ -342,6 +342,78 @@ def bench_plans_fit_their_budgets():
             check(fixed2 and "exceeds" in fixed2[0], "a fixed pool of 2 at N=1000 is skipped")
 
 
+# ---- the targets table (scripts/targets.py) -------------------------------------------
+
+def built(name):
+    path = os.path.join(os.environ.get("B", os.path.join(REPO, "build")), name)
+    return path if os.path.exists(path) else None
+
+
+@test
+def targets_usage_errors_exit_2():
+    script = os.path.join(SCRIPTS, "targets.py")
+    for args, says in ((["--only", "bogus"], "unknown group bogus"),
+                       (["--rounds", "0"], "--rounds"),
+                       (["--build", "/nonexistent", "--only", "fiber"], "missing")):
+        r = run([PY, script] + args)
+        check(r.returncode == 2, f"{args}: exit {r.returncode}")
+        last = r.stderr.strip().splitlines()[-1]
+        check(says in last, f"{args}: {last}")
+
+
+@test
+def targets_list_every_issue_target():
+    r = run([PY, os.path.join(SCRIPTS, "targets.py"), "--list"])
+    check(r.returncode == 0, r.stderr)
+    lines = r.stdout.splitlines()
+    check(len(lines) == 12, f"{len(lines)} targets listed")
+    check({ln.split()[1] for ln in lines} == {"3", "4", "5"}, "issues 3, 4 and 5")
+
+
+@test
+def targets_read_what_server_bench_prints():
+    """The parser against a real, small server-bench run: its format and
+    the parser must not drift apart."""
+    prog = built("server-bench")
+    if prog is None:
+        print("     (server-bench not built: skipped)")
+        return
+    r = run([prog, "--connections", "200", "--rounds", "2", "--site-rounds", "2"], timeout=120)
+    check(r.returncode in (0, 1), f"server-bench exit {r.returncode}: {r.stderr}")
+    import targets  # noqa: E402 - scripts/ is on the path
+    got = targets.parse_server_bench(r.stdout, 2)
+    check(len(got["fresh"]) == 2 and len(got["kept"]) == 2, str(got))
+    check(all(v > 0 for v in got["fresh"] + got["kept"]), str(got))
+    check(0 <= got["ttfb_median_ms"] <= got["ttfb_worst_ms"], str(got))
+
+
+@test
+def targets_judge_a_measured_run():
+    """One round of the sleep demo, judged: each figure is a real run's and
+    the verdict follows the limit."""
+    if built("bench-threads") is None:
+        print("     (bench-threads not built: skipped)")
+        return
+    build = os.environ.get("B", os.path.join(REPO, "build"))
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "t.json")
+        r = run([PY, os.path.join(SCRIPTS, "targets.py"), "--build", build, "--only", "sleep",
+                 "--rounds", "1", "--json", out], timeout=120)
+        check(r.returncode in (0, 1), f"exit {r.returncode}: {r.stderr}")
+        with open(out) as f:
+            doc = json.load(f)
+    ts = doc["targets"]
+    check([t["key"] for t in ts] == ["sleep_seq", "sleep_conc"], str(ts))
+    for t in ts:
+        check(len(t["values"]) == 1 and t["error"] is None, str(t))
+        # A way cannot end before its ideal by more than timer slack, nor
+        # take seconds at a scale of 0.1.
+        check(0 <= t["values"][0] < 1000, str(t))
+        check(t["verdict"] == ("PASS" if t["values"][0] <= t["limit"] else "missed"), str(t))
+        check(t["what"] in r.stdout, "the table names the target")
+    check(r.returncode == (0 if all(t["verdict"] == "PASS" for t in ts) else 1), "exit status")
+
+
 def main():
     passed = failed = 0
     t0 = time.monotonic()
