@@ -43,9 +43,7 @@ static uintptr_t page_down(uintptr_t a)
     return a & ~(p - 1);
 }
 
-/* The size of a transparent huge page, if the kernel has them and it is a
- * power of two no larger than HUGE_MAX; else 0. */
-static uintptr_t huge_page_size(void)
+size_t tvl__prefault_huge_page_size(void)
 {
     FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
     unsigned long v = 0;
@@ -56,7 +54,7 @@ static uintptr_t huge_page_size(void)
     }
     if (v == 0 || v > HUGE_MAX || (v & (v - 1)) != 0 || v < (unsigned long)sysconf(_SC_PAGESIZE))
         return 0;
-    return (uintptr_t)v;
+    return (size_t)v;
 }
 
 bool tvl__prefault_enable(bool on)
@@ -68,7 +66,7 @@ bool tvl__prefault_enable(bool on)
         return on;
     mallopt(M_TOP_PAD, on ? (int)TVL__PREFAULT_PAD : GLIBC_TOP_PAD);
     if (on) {
-        huge = env != NULL && strcmp(env, "small") == 0 ? 0 : huge_page_size();
+        huge = env != NULL && strcmp(env, "small") == 0 ? 0 : tvl__prefault_huge_page_size();
         /* The first time, what lies below the break is glibc's and the
          * program's so far (with glibc's default pad, at most 128 KiB of
          * it untouched); the first block prepared may take it in (a

@@ -62,4 +62,9 @@ bool tvl__prefault_enable(bool on);
  * (a compare). */
 void tvl__prefault_check(void *p, size_t n);
 
+/* The size of a transparent huge page, if the kernel has them and it is a
+ * power of two no larger than 4 MiB (larger ones would make the resident
+ * set jump too far); else 0, and the heap is prepared in small pages. */
+size_t tvl__prefault_huge_page_size(void);
+
 #endif

@@ -85,14 +85,8 @@ static void the_heap_keeps_its_contents_while_it_is_prepared(void)
  * sanitizer's or valgrind's). */
 static bool huge_heap_possible(void)
 {
-    FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/hpage_pmd_size", "re");
-    unsigned long huge = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%lu", &huge) != 1)
-            huge = 0;
-        fclose(f);
-    }
-    if (huge == 0 || huge > ((unsigned long)4 << 20))
+    size_t huge = tvl__prefault_huge_page_size();
+    if (huge == 0)
         return false;
     char *region = mmap(NULL, 2 * huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (region == MAP_FAILED)
