@@ -89,25 +89,28 @@ static uintptr_t chunk_size(void)
     return huge != 0 ? huge : SMALL_CHUNK;
 }
 
+typedef enum collapse_result {
+    COLLAPSED,     /* the block is one huge page now */
+    NOT_NOW,       /* this block in small pages */
+    NO_HUGE_PAGES, /* the kernel cannot: small pages from now on */
+} collapse_result;
+
 /* Collapses the huge-page block at `block` into one huge page. EINVAL
  * comes from a kernel before 6.1 or with THP turned off, and also from a
  * block no page of which was ever touched (a large allocation can leave
  * one): such a block is populated and tried once more, and only a second
- * EINVAL turns huge pages off. EAGAIN, ENOMEM (no huge page free right
- * now, or a block reaching below the heap's start): this block in small
- * pages. */
-static bool collapse(uintptr_t block)
+ * EINVAL means no huge pages. EAGAIN, ENOMEM (no huge page free right
+ * now, or a block reaching below the heap's start): not now. */
+static collapse_result collapse(uintptr_t block)
 {
     if (madvise((void *)block, huge, MADV_COLLAPSE) == 0)
-        return true;
+        return COLLAPSED;
     if (errno != EINVAL)
-        return false;
+        return NOT_NOW;
     if (madvise((void *)block, huge, MADV_POPULATE_WRITE) == 0 &&
         madvise((void *)block, huge, MADV_COLLAPSE) == 0)
-        return true;
-    if (errno == EINVAL)
-        huge = 0;
-    return false;
+        return COLLAPSED;
+    return errno == EINVAL ? NO_HUGE_PAGES : NOT_NOW;
 }
 
 /* Prepares the heap from prepared_end up to `to` (at most brk_now), a
@@ -120,12 +123,15 @@ static void prepare(uintptr_t to, uintptr_t brk_now)
     while (prepared_end < to) {
         uintptr_t block = prepared_end & ~(chunk_size() - 1);
         if (huge != 0 && block + huge <= brk_now) {
-            if (collapse(block)) {
+            collapse_result r = collapse(block);
+            if (r == COLLAPSED) {
                 prepared_end = block + huge;
                 continue;
             }
-            if (huge == 0)
-                continue; /* turned off: the chunks are smaller now */
+            if (r == NO_HUGE_PAGES) {
+                huge = 0; /* the chunks are smaller now */
+                continue;
+            }
         }
         uintptr_t from = page_down(prepared_end), stop = block + chunk_size();
         if (stop > brk_now)
