@@ -11,8 +11,8 @@
  * parses its context's CAs once per process.
  *
  * Here libcurl is told to load nothing (no CA file, no CA directory) and
- * CURLOPT_SSL_CTX_FUNCTION hands every new SSL_CTX the store, which the
- * first TLS connection parses. Verification is unchanged: libcurl still
+ * every new SSL_CTX gets the store (rt/tls_ctx.c's CURLOPT_SSL_CTX_FUNCTION
+ * calls tvl__ca_store_give), which the first TLS connection parses. Verification is unchanged: libcurl still
  * asks OpenSSL to verify the peer (and checks the host name itself), now
  * against this store. X509_STORE is reference-counted and locks itself,
  * so threads share it. */
@@ -99,9 +99,8 @@ static X509_STORE *store_ref(void)
     return s;
 }
 
-static CURLcode give_store(CURL *easy, void *ssl_ctx, void *arg)
+CURLcode tvl__ca_store_give(void *ssl_ctx)
 {
-    (void)easy, (void)arg;
     X509_STORE *s = store_ref();
     if (s == NULL)
         return CURLE_SSL_CACERT_BADFILE;
@@ -109,11 +108,11 @@ static CURLcode give_store(CURL *easy, void *ssl_ctx, void *arg)
     return CURLE_OK;
 }
 
-void tvl__ca_store_apply(CURL *easy)
+bool tvl__ca_store_apply(CURL *easy)
 {
     if (ca_file == NULL)
-        return;
+        return false;
     curl_easy_setopt(easy, CURLOPT_CAINFO, NULL);
     curl_easy_setopt(easy, CURLOPT_CAPATH, NULL);
-    curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, give_store);
+    return true;
 }

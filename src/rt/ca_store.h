@@ -4,6 +4,7 @@
 #define TVL_RT_CA_STORE_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 
 /* Picks the CA file: `cacert` (then the only thing trusted) or, if NULL,
  * libcurl's default bundle when it can be read. Nothing is parsed yet.
@@ -17,10 +18,17 @@ void tvl__ca_store_shutdown(void);
  * string lives until tvl__ca_store_shutdown(). */
 const char *tvl__ca_store_file(void);
 
-/* Points a transfer at the shared store: libcurl loads no CA file or
- * directory itself, and each new TLS connection gets the store, parsed by
- * the first one. Without a CA file (no readable default bundle), leaves
- * libcurl's own CA settings. Call after curl_easy_reset(). */
-void tvl__ca_store_apply(CURL *easy);
+/* Tells a transfer to load no CA file or directory itself, when there is
+ * a CA file to parse into the store; returns whether there is (false: no
+ * readable default bundle, and libcurl's own CA settings stay). Then each
+ * new TLS context of the transfer must get the store from
+ * tvl__ca_store_give() (rt/tls_ctx.c does both). Call after
+ * curl_easy_reset(). */
+bool tvl__ca_store_apply(CURL *easy);
+
+/* Gives an SSL_CTX the store, parsed by the first call; from libcurl's
+ * CURLOPT_SSL_CTX_FUNCTION. CURLE_SSL_CACERT_BADFILE if the file cannot be
+ * parsed. */
+CURLcode tvl__ca_store_give(void *ssl_ctx);
 
 #endif

@@ -6,6 +6,7 @@
 #include "core/crc32.h"
 #include "rt/backend.h"
 #include "rt/ca_store.h"
+#include "rt/tls_ctx.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -255,8 +256,8 @@ static void setup(CURL *easy, const char *url, transfer *t, unsigned in_flight)
     if (o != NULL) {
         if (o->timeout_ms > 0)
             curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-        if (!o->insecure)
-            tvl__ca_store_apply(easy); /* the --cacert file, or the system's */
+        /* The --cacert file or the system's, unless --insecure. */
+        tvl__tls_ctx_apply(easy, !o->insecure);
         if (o->insecure) {
             curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
             curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);

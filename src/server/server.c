@@ -354,19 +354,21 @@ typedef struct response {
  * body range to send. Returns false on allocation failure. */
 static bool build_response(tvl__ds *s, conn *c, const response *r)
 {
-    char stats[256];
+    char stats[320];
     const char *text = r->text;
     if (r->kind == TVL__ROUTE_STATS) {
         tvl__ds_stats st;
         tvl__ds_get_stats(s, &st);
         snprintf(stats, sizeof stats,
                  "requests=%llu connections=%llu active=%u max_active=%u cpu_us=%llu "
-                 "delayed=%llu late_mean_us=%.1f late_max_us=%.1f\n",
+                 "delayed=%llu late_mean_us=%.1f late_max_us=%.1f tls_handshakes=%llu "
+                 "tls_resumed=%llu\n",
                  (unsigned long long)st.requests, (unsigned long long)st.connections,
                  st.active, st.max_active, (unsigned long long)st.cpu_us,
                  (unsigned long long)st.delayed,
                  st.delayed ? (double)st.late_sum_ns / (double)st.delayed / 1e3 : 0.0,
-                 (double)st.late_max_ns / 1e3);
+                 (double)st.late_max_ns / 1e3, (unsigned long long)st.tls_handshakes,
+                 (unsigned long long)st.tls_resumed);
         text = stats;
     }
     size_t tlen = r->kind == TVL__ROUTE_BODY ? 0 : strlen(text);
@@ -624,6 +626,8 @@ static void conn_drive(tvl__ds *s, conn *c, bool readable)
             int rc = SSL_accept(c->ssl);
             c->hs_want_in = false;
             if (rc == 1) {
+                s->st.tls_handshakes++;
+                s->st.tls_resumed += SSL_session_reused(c->ssl) == 1;
                 conn_set_state(s, c, CS_READ);
                 st = STEP_CONTINUE;
                 break;

@@ -24,6 +24,8 @@ typedef struct tvl__ds_stats {
     uint64_t cpu_us;      /* user + system CPU of the loop thread */
     uint64_t delayed;     /* responses that waited on a delay */
     uint64_t late_sum_ns, late_max_ns; /* how late their timers fired */
+    uint64_t tls_handshakes; /* TLS handshakes completed */
+    uint64_t tls_resumed;    /* of which resumed a client's earlier session */
 } tvl__ds_stats;
 
 typedef struct tvl__ds tvl__ds;

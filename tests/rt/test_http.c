@@ -7,6 +7,7 @@
 #include "tvl/delay_server.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -672,6 +673,81 @@ static void each_runtime_trusts_the_ca_file_it_was_started_with(void)
     }
 }
 
+/* The HTTPS server's count of resumed TLS handshakes, asked on a handle
+ * of our own with no session to resume (its handshake is a full one). */
+static long long tls_resumed(void)
+{
+    char body[512] = "";
+    FILE *mem = fmemopen(body, sizeof body - 1, "w");
+    CURL *h = curl_easy_init();
+    if (mem == NULL || h == NULL) {
+        if (mem != NULL)
+            fclose(mem);
+        curl_easy_cleanup(h);
+        return -1;
+    }
+    char u[256];
+    snprintf(u, sizeof u, "%s/stats", tvl_delay_server_url(server));
+    curl_easy_setopt(h, CURLOPT_URL, u);
+    curl_easy_setopt(h, CURLOPT_CAINFO, tvl_delay_server_ca_file(server));
+    curl_easy_setopt(h, CURLOPT_PROXY, "");
+    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, mem);
+    CURLcode rc = curl_easy_perform(h);
+    curl_easy_cleanup(h);
+    fclose(mem);
+    const char *r = strstr(body, "tls_resumed=");
+    return rc == CURLE_OK && r != NULL ? atoll(r + 12) : -1;
+}
+
+static int resume_fetch(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    tvl_http_result r;
+    return tvl_http_get(arg, &r);
+}
+
+enum { RESUMERS = 6 };
+
+/* A first request (a full handshake), then a new session and six tasks at
+ * once, as a concurrent way of the HTTP demo starts them: each connects
+ * anew, on whichever thread runs it. */
+static int resume_body(tvl_future *self, void *arg, void **result)
+{
+    (void)self, (void)result;
+    const char *u = arg;
+    tvl_http_result r;
+    int rc = tvl_http_get(u, &r);
+    if (rc != 0 || (rc = tvl_http_new_session()) != 0)
+        return rc;
+    tvl_future *fs[RESUMERS];
+    size_t n = 0;
+    while (n < RESUMERS && tvl_spawn(resume_fetch, (void *)u, &fs[n]) == 0)
+        n++;
+    rc = n == RESUMERS ? 0 : -ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        int frc = tvl_await(fs[i]);
+        if (rc == 0)
+            rc = frc;
+        tvl_future_unref(fs[i]);
+    }
+    return rc;
+}
+
+/* The TLS session of a runtime's first connection is kept and resumed by
+ * the connections of later sessions (the later ways of a demo), all of
+ * them, however many start at once and on whatever thread: each skips the
+ * certificate exchange. The server counts resumed handshakes. */
+static void later_connections_resume_the_runtimes_tls_session(void)
+{
+    long long before = tls_resumed();
+    CU_ASSERT_FATAL(before >= 0);
+    start_rt(NULL);
+    CU_ASSERT_EQUAL(tvl_rt_run(resume_body, (void *)url(0, "/delay/20"), NULL), 0);
+    tvl_rt_shutdown();
+    CU_ASSERT_EQUAL(tls_resumed() - before, RESUMERS);
+}
+
 void test_http_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -693,6 +769,8 @@ void test_http_register(void)
         {"a_connection_closed_while_idle_is_not_reused_or_spun_on",
          a_connection_closed_while_idle_is_not_reused_or_spun_on},
         {"a_new_session_connects_anew", a_new_session_connects_anew},
+        {"later_connections_resume_the_runtimes_tls_session",
+         later_connections_resume_the_runtimes_tls_session},
         {"proxies_in_the_environment_are_ignored", proxies_in_the_environment_are_ignored},
         {"each_runtime_trusts_the_ca_file_it_was_started_with",
          each_runtime_trusts_the_ca_file_it_was_started_with},

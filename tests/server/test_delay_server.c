@@ -207,6 +207,33 @@ static void tls_verification_passes_with_its_ca_and_fails_with_another(void)
     ds_stop(b);
 }
 
+/* A client that kept the session of its first connection resumes it on
+ * the next (a TLS 1.3 ticket); a client with no session does a full
+ * handshake; /stats counts both. */
+static void a_kept_tls_session_is_resumed_and_counted(void)
+{
+    tvl_delay_server *s = ds_spawn(false, 0);
+    if (!s)
+        return;
+    CURL *h = curl_easy_init();
+    ds_fetch f;
+    ds_get(h, s, "/health", NULL, 10000, false, &f); /* full */
+    CU_ASSERT_EQUAL(f.code, CURLE_OK);
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+    ds_get(h, s, "/health", NULL, 10000, false, &f); /* resumed, on a new connection */
+    CU_ASSERT_EQUAL(f.code, CURLE_OK);
+    CU_ASSERT_EQUAL(f.num_connects, 1);
+    curl_easy_cleanup(h);
+    ds_get(NULL, s, "/stats", NULL, 10000, false, &f); /* a new handle: full */
+    CU_ASSERT_EQUAL_FATAL(f.status, 200);
+    const char *hs = strstr(f.body, "tls_handshakes="), *re = strstr(f.body, "tls_resumed=");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(hs);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(re);
+    CU_ASSERT_EQUAL(atoll(hs + 15), 3);
+    CU_ASSERT_EQUAL(atoll(re + 12), 1);
+    ds_stop(s);
+}
+
 static void spawn_writes_a_private_ca_and_stop_removes_it(void)
 {
     tvl_delay_server *s = ds_spawn(false, 0);
@@ -486,6 +513,7 @@ void test_delay_server_register(void)
         {"status_head_health_stats_and_not_found", status_head_health_stats_and_not_found},
         {"keep_alive_reuses_the_connection", keep_alive_reuses_the_connection},
         {"tls_verification_passes_with_its_ca_and_fails_with_another", tls_verification_passes_with_its_ca_and_fails_with_another},
+        {"a_kept_tls_session_is_resumed_and_counted", a_kept_tls_session_is_resumed_and_counted},
         {"spawn_writes_a_private_ca_and_stop_removes_it", spawn_writes_a_private_ca_and_stop_removes_it},
         {"plain_http_and_a_thread_server_work_too", plain_http_and_a_thread_server_work_too},
         {"a_silent_client_is_closed_after_the_idle_timeout", a_silent_client_is_closed_after_the_idle_timeout},
