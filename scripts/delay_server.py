@@ -2,8 +2,11 @@
 the Python scripts: its READY line gives the base URL and the CA file;
 stop() sends SIGTERM and waits, as tvl_delay_server_stop() does in C."""
 
+import select
 import signal
 import subprocess
+
+READY_TIMEOUT_S = 10
 
 
 class DelayServer:
@@ -20,11 +23,15 @@ class DelayServer:
             self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         except OSError as e:
             raise RuntimeError(f"cannot start {program}: {e.strerror}")
-        line = self.proc.stdout.readline().split()
+        # A server that never gets to its READY line must not hang the
+        # caller: at most READY_TIMEOUT_S.
+        ready, _, _ = select.select([self.proc.stdout], [], [], READY_TIMEOUT_S)
+        line = self.proc.stdout.readline().split() if ready else []
         fields = dict(f.split("=", 1) for f in line[1:] if "=" in f)
         if not line or line[0] != "READY" or "url" not in fields:
             self.stop()
-            raise RuntimeError(f"{program} did not print its READY line")
+            raise RuntimeError(f"{program} did not print its READY line "
+                               f"(within {READY_TIMEOUT_S} s)")
         self.url = fields["url"]
         self.ca = None if fields.get("ca", "-") == "-" else fields["ca"]
 

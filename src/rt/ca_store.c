@@ -11,8 +11,9 @@
  * parses its context's CAs once per process.
  *
  * Here libcurl is told to load nothing (no CA file, no CA directory) and
- * every new SSL_CTX gets the store (rt/tls_ctx.c's CURLOPT_SSL_CTX_FUNCTION
- * calls tvl__ca_store_give), which the first TLS connection parses. Verification is unchanged: libcurl still
+ * every new SSL_CTX gets the store (rt/tls_ctx.c's hook, libcurl's
+ * CURLOPT_SSL_CTX_FUNCTION, calls tvl__ca_store_give), which the first TLS
+ * connection parses. Verification is unchanged: libcurl still
  * asks OpenSSL to verify the peer (and checks the host name itself), now
  * against this store. X509_STORE is reference-counted and locks itself,
  * so threads share it. */

@@ -14,25 +14,38 @@
  * The copy is made when the handshake starts, before the ClientHello is
  * built: libcurl has called SSL_set_session by then, and nothing has read
  * the session yet. A TLS session is this process's only: nothing here
- * changes what is verified. */
+ * changes what is verified.
+ *
+ * What OpenSSL does is deliberate: RFC 8446 (appendix C.4) says a client
+ * SHOULD NOT use a TLS 1.3 ticket for more than one connection, since a
+ * reused ticket lets an observer link those connections. This benchmark
+ * does what libcurl means to do, one session per host for all its
+ * connections (libcurl 7.88 sends no early data, so nothing can be
+ * replayed); a client that cares about that linking, against real sites,
+ * should not copy. */
 #include "rt/tls_ctx.h"
 #include "rt/ca_store.h"
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 static void resume_a_copy(const SSL *ssl, int where, int ret)
 {
     (void)ret;
-    /* HANDSHAKE_START also marks TLS 1.3's post-handshake messages (new
-     * tickets): only a client that has sent nothing yet is concerned. */
+    /* Only a client that has sent nothing yet: a TLS 1.2 renegotiation
+     * starts a handshake too, from a later state. */
     if (where != SSL_CB_HANDSHAKE_START || SSL_get_state(ssl) != TLS_ST_BEFORE)
         return;
     SSL_SESSION *shared = SSL_get_session(ssl);
     if (shared == NULL)
         return;
     SSL_SESSION *copy = SSL_SESSION_dup(shared);
-    if (copy == NULL)
-        return; /* resumes the shared one, as libcurl would */
+    if (copy == NULL) {
+        /* Resumes the shared one, as libcurl would; the allocation failure
+         * must not pass for the reason of a later handshake error. */
+        ERR_clear_error();
+        return;
+    }
     /* OpenSSL declares the callback's SSL const; the SSL is the caller's
      * own, and setting its session is what the callback is for. */
     SSL_set_session((SSL *)ssl, copy); /* takes its own reference */

@@ -414,6 +414,112 @@ def targets_judge_a_measured_run():
     check(r.returncode == (0 if all(t["verdict"] == "PASS" for t in ts) else 1), "exit status")
 
 
+# Stand-ins for the C programs, to drive targets.py through what real runs
+# rarely do: a program that writes nothing useful, a server-bench whose
+# requests failed. Each is a tiny Python script in a build directory of its
+# own.
+FAKE_SERVER = """import signal, sys, time
+print("READY url=http://127.0.0.1:9 ca=- pid=0", flush=True)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+time.sleep(60)
+"""
+FAKE_BENCH_LOOP = """import json, sys
+a = sys.argv
+n = int(a[a.index("-n") + 1])
+out = a[a.index("--export-json") + 1]
+json.dump([{"pattern": "gather", "n": n, "ok": n, "failed": 0, "wall_s": n / 50000.0,
+            "max_rss_kib": 90000}], open(out, "w"))
+"""
+FAKE_BARE_MULTI = """import sys
+n = int(sys.argv[1])
+print('{"n": %d, "ok": %d, "wall_s": %f, "max_rss_kib": 88000}' % (n, n, n / 30000.0))
+"""
+
+
+def fake_build(tmp, programs):
+    for name, text in programs.items():
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(f"#!{PY}\n{text}")
+        os.chmod(path, 0o755)
+    return tmp
+
+
+def run_targets(build, *args):
+    return run([PY, os.path.join(SCRIPTS, "targets.py"), "--build", build] + list(args))
+
+
+@test
+def targets_run_one_group_alone_and_judge_it():
+    """Only the throughput group: its target and its reference, and no
+    other target's; 50,000 a second against a limit of 40,000 passes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        build = fake_build(tmp, {"delay-server": FAKE_SERVER, "bench-loop": FAKE_BENCH_LOOP,
+                                 "bare-multi": FAKE_BARE_MULTI})
+        out = os.path.join(tmp, "t.json")
+        r = run_targets(build, "--only", "throughput", "--rounds", "2", "--json", out)
+        check(r.returncode == 0, f"exit {r.returncode}: {r.stderr[-500:]}")
+        with open(out) as f:
+            doc = json.load(f)
+    (t,) = doc["targets"]
+    check(t["key"] == "loop_throughput" and t["values"] == [50000.0, 50000.0], str(t))
+    check(t["verdict"] == "PASS" and "30,000 req/s" in t["reference"], str(t))
+    check(doc["failed_runs"] == [], str(doc))
+
+
+@test
+def targets_report_unreadable_output_as_failed_runs():
+    """A fiber-bench that prints no JSON, a bench-threads that writes no
+    record, a bare client that fails: each a failed run with its reason,
+    exit 1, never a traceback nor a PASS."""
+    with tempfile.TemporaryDirectory() as tmp:
+        build = fake_build(tmp, {
+            "fiber-bench": "print('not json')\n",
+            "bench-threads": ("import json, sys\na = sys.argv\n"
+                              "json.dump([], open(a[a.index('--export-json') + 1], 'w'))\n"),
+            "delay-server": FAKE_SERVER, "bench-loop": FAKE_BENCH_LOOP,
+            "bare-multi": "import sys\nsys.exit(3)\n"})
+        out = os.path.join(tmp, "t.json")
+        r = run_targets(build, "--only", "fiber,sleep,throughput", "--rounds", "1", "--json", out)
+        check(r.returncode == 1, f"exit {r.returncode}")
+        check("Traceback" not in r.stderr + r.stdout, r.stderr[-800:])
+        with open(out) as f:
+            doc = json.load(f)
+    verdicts = {t["key"]: t["verdict"] for t in doc["targets"]}
+    check(verdicts == {"sleep_seq": "failed", "sleep_conc": "failed", "loop_throughput": "PASS",
+                       "fiber_switch": "failed"}, str(verdicts))
+    fails = " | ".join(doc["failed_runs"])
+    check("unreadable output" in fails and "0 sequential and 0 concurrent" in fails
+          and "bare-multi exited 3" in fails, fails)
+    check("run(s) failed" in r.stdout, r.stdout[-500:])
+
+
+@test
+def targets_refuse_figures_from_a_failed_server_bench():
+    """A round with failed requests, or a judged six-site run that failed,
+    is a failed run: no figure is taken from it, nor from the unjudged run."""
+    import targets  # noqa: E402 - scripts/ is on the path
+    head = ("== 10 concurrent GET /delay/200 over plain HTTP, a fresh connection per request\n"
+            "  round 1: 10 ok, 0 failed, 0.2 s wall; server CPU 0.2 ms = 20.00 us/request\n"
+            "== 10 concurrent GET /delay/200 over plain HTTP, on kept-alive connections\n"
+            "  round 1: 10 ok, 0 failed, 0.2 s wall; server CPU 0.2 ms = 15.00 us/request\n"
+            "== the six sites, 6 concurrent HTTPS requests per round, 2 rounds, --spin-us 0 (x)\n"
+            "  time-to-first-byte error: worst median 0.500 ms, worst single 0.900 ms; x\n"
+            "== the six sites, 6 concurrent HTTPS requests per round, 2 rounds, --spin-us 2000 (x)\n")
+    good = head + "  time-to-first-byte error: worst median 0.200 ms, worst single 0.300 ms; x\n"
+    got = targets.parse_server_bench(good, 1)
+    check(got["ttfb_median_ms"] == 0.2 and got["fresh"] == [20.0], str(got))
+    for bad in (head + "  FAIL: a transfer failed\n",
+                head.replace("10 ok, 0 failed, 0.2 s wall; server CPU 0.2 ms = 15",
+                             "7 ok, 3 failed, 0.2 s wall; server CPU 0.2 ms = 15") + good[len(head):],
+                head):
+        try:
+            targets.parse_server_bench(bad, 1)
+        except targets.RunFailed:
+            continue
+        raise AssertionError("figures taken from a failed run:\n" + bad)
+
+
 def main():
     passed = failed = 0
     t0 = time.monotonic()
