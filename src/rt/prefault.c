@@ -66,7 +66,7 @@ bool tvl__prefault_enable(bool on)
         return on;
     mallopt(M_TOP_PAD, on ? (int)TVL__PREFAULT_PAD : GLIBC_TOP_PAD);
     if (on) {
-        huge = env != NULL && strcmp(env, "small") == 0 ? 0 : tvl__prefault_huge_page_size();
+        huge = env != NULL && strcmp(env, "huge") == 0 ? tvl__prefault_huge_page_size() : 0;
         /* The first time, what lies below the break is glibc's and the
          * program's so far (with glibc's default pad, at most 128 KiB of
          * it untouched); the first block prepared may take it in (a

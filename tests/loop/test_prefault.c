@@ -1,7 +1,7 @@
 /* Preparing the loop thread's heap (src/rt/prefault.c): whatever is
  * collapsed into huge pages or populated keeps its contents, and where the
  * kernel has transparent huge pages and malloc uses the brk heap, a burst
- * of allocations ends up on huge pages. */
+ * of allocations ends up on huge pages when TVL_PREFAULT=huge asks. */
 #include "test_util.h"
 #include "rt/prefault.h"
 
@@ -66,15 +66,39 @@ static void allocate(unsigned char **blocks, size_t from, size_t to, bool check)
     }
 }
 
+/* TVL_PREFAULT as the test runs, put back by restore_env(). */
+static char *saved_env;
+static bool had_env;
+
+static void save_env(void)
+{
+    const char *env = getenv("TVL_PREFAULT");
+    had_env = env != NULL;
+    saved_env = had_env ? strdup(env) : NULL;
+}
+
+static void restore_env(void)
+{
+    if (had_env && saved_env != NULL)
+        setenv("TVL_PREFAULT", saved_env, 1);
+    else
+        unsetenv("TVL_PREFAULT");
+    free(saved_env);
+    saved_env = NULL;
+}
+
 /* Blocks written before prefaulting starts share their huge-page block
  * with the first ones prepared: collapsing it copies them. */
 static void the_heap_keeps_its_contents_while_it_is_prepared(void)
 {
     static unsigned char *blocks[BLOCKS];
+    save_env();
+    setenv("TVL_PREFAULT", "huge", 1); /* a collapse copies; small pages cannot lose */
     allocate(blocks, 0, BLOCKS / 4, false);
     tvl__prefault_enable(true);
     allocate(blocks, BLOCKS / 4, BLOCKS, true);
     tvl__prefault_enable(false);
+    restore_env();
     CU_ASSERT_EQUAL(damaged(blocks, 0, BLOCKS), 0);
     for (size_t i = 0; i < BLOCKS; i++)
         free(blocks[i]);
@@ -103,26 +127,24 @@ static bool huge_heap_possible(void)
 
 /* Two bursts, both kept: the second must come from new heap above the
  * first (freed memory would be reused as it is, already populated). */
-static void a_burst_lands_on_huge_pages_unless_told_small(void)
+static void a_burst_lands_on_huge_pages_only_when_asked(void)
 {
     if (!huge_heap_possible()) {
         fprintf(stderr, "\n  (no transparent huge pages for the brk heap here: not checked) ");
         return;
     }
     static unsigned char *blocks[2 * BLOCKS];
-    /* TVL_PREFAULT as the test runs is put back at the end. */
-    const char *env = getenv("TVL_PREFAULT");
-    char *saved = env != NULL ? strdup(env) : NULL;
-    /* Small pages only, when asked. */
-    setenv("TVL_PREFAULT", "small", 1);
+    save_env();
+    /* By default, small pages. */
+    unsetenv("TVL_PREFAULT");
     long before = anon_huge_kib();
     tvl__prefault_enable(true);
     allocate(blocks, 0, BLOCKS, true);
     tvl__prefault_enable(false);
     long after = anon_huge_kib();
     CU_ASSERT(before >= 0 && after <= before);
-    /* By default: most of the next 20 MB on huge pages. */
-    unsetenv("TVL_PREFAULT");
+    /* Asked for: most of the next 20 MB on huge pages. */
+    setenv("TVL_PREFAULT", "huge", 1);
     before = anon_huge_kib();
     tvl__prefault_enable(true);
     allocate(blocks, BLOCKS, 2 * BLOCKS, true);
@@ -132,9 +154,7 @@ static void a_burst_lands_on_huge_pages_unless_told_small(void)
     CU_ASSERT_EQUAL(damaged(blocks, 0, 2 * BLOCKS), 0);
     for (size_t i = 0; i < 2 * BLOCKS; i++)
         free(blocks[i]);
-    if (saved != NULL)
-        setenv("TVL_PREFAULT", saved, 1);
-    free(saved);
+    restore_env();
 }
 
 /* An allocation of several huge pages' worth from the heap leaves blocks
@@ -147,11 +167,16 @@ static void a_large_untouched_allocation_keeps_huge_pages_on(void)
         fprintf(stderr, "\n  (no transparent huge pages for the brk heap here: not checked) ");
         return;
     }
-    static unsigned char *blocks[BLOCKS];
+    static unsigned char *blocks[BLOCKS], *absorb[3 * BLOCKS];
     enum { LARGE = 7 << 20 };
+    /* What the tests before freed is taken first, so that what follows
+     * comes from heap that nothing prepared yet. */
+    allocate(absorb, 0, 3 * BLOCKS, false);
     /* Served from the heap, not by a mapping of its own. Setting it ends
      * glibc's dynamic threshold for this test process only. */
     mallopt(M_MMAP_THRESHOLD, 2 * LARGE);
+    save_env();
+    setenv("TVL_PREFAULT", "huge", 1);
     tvl__prefault_enable(true);
     unsigned char *large = malloc(LARGE);
     CU_ASSERT_PTR_NOT_NULL_FATAL(large);
@@ -159,12 +184,15 @@ static void a_large_untouched_allocation_keeps_huge_pages_on(void)
     long before = anon_huge_kib();
     allocate(blocks, 0, BLOCKS, true);
     tvl__prefault_enable(false);
+    restore_env();
     long after = anon_huge_kib();
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
     CU_ASSERT(after - before >= (long)BLOCKS * BLOCK_BYTES / 1024 / 2);
     CU_ASSERT_EQUAL(damaged(blocks, 0, BLOCKS), 0);
     for (size_t i = 0; i < BLOCKS; i++)
         free(blocks[i]);
+    for (size_t i = 0; i < 3 * BLOCKS; i++)
+        free(absorb[i]);
     free(large);
 }
 
@@ -173,8 +201,8 @@ void test_prefault_register(void)
     static CU_TestInfo tests[] = {
         {"the_heap_keeps_its_contents_while_it_is_prepared",
          the_heap_keeps_its_contents_while_it_is_prepared},
-        {"a_burst_lands_on_huge_pages_unless_told_small",
-         a_burst_lands_on_huge_pages_unless_told_small},
+        {"a_burst_lands_on_huge_pages_only_when_asked",
+         a_burst_lands_on_huge_pages_only_when_asked},
         {"a_large_untouched_allocation_keeps_huge_pages_on",
          a_large_untouched_allocation_keeps_huge_pages_on},
         CU_TEST_INFO_NULL,
