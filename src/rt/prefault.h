@@ -27,9 +27,10 @@
  * before each loop burst (the way make bench and make targets interleave
  * programs), 5,000 requests took a median of 0.660 s with huge pages
  * against 0.540 s with small ones and 0.548 s unprepared (eight runs
- * each, 2 December 2026), since a collapse then needs the kernel to
- * compact memory into a free 2 MiB block; run after run of the loop alone
- * it was a little faster (0.523 against 0.532 s, fifteen each).
+ * each, 2 December 2026; /proc/vmstat counted no compaction, only the
+ * collapses, and why they cost more then is not known); run after run of
+ * the loop alone it was a little faster (0.523 against 0.532 s, fifteen
+ * each).
  *
  * The cost in memory: up to one chunk (1 MiB, or a 2 MiB block with huge
  * pages) prepared and never used, and
