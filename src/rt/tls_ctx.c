@@ -4,10 +4,10 @@
  * one TLS session per host and port (in the runtime's share) and hands the
  * same SSL_SESSION object to every connection that starts before a newer
  * one arrives. With OpenSSL 3.0 and TLS 1.3, once one connection has
- * resumed that object, the others that start from it afterwards no longer
- * resume: they make full handshakes, certificate check and all (separate
- * copies of one session, as `openssl s_client -sess_in` makes, all
- * resume, concurrently or not). In the loop build,
+ * resumed that object, SSL_SESSION_is_resumable() on it turns false, and
+ * the others that start from it afterwards make full handshakes,
+ * certificate check and all (separate copies of one session, as
+ * `openssl s_client -sess_in` makes, all resume). In the loop build,
  * where a concurrent way's six connections start one after another on one
  * thread, the delay server counted 1 resumed handshake of 6 in a way after
  * the first; with a copy per connection, 6 of 6 (its /stats, tls_resumed).
