@@ -32,6 +32,7 @@ bare client's included), 1 otherwise, 2 on a usage error.
 """
 
 import argparse
+import datetime
 import json
 import os
 import re
@@ -434,6 +435,19 @@ def measure(a, targets):
     return failures
 
 
+def machine_now(build):
+    """What the machine charges right now (build/thread-cost), since the
+    figures move with it: None if it cannot tell."""
+    try:
+        cost = json.loads(run([os.path.join(build, "thread-cost"), "--threads", "100"]))
+        return {"when_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
+                "kernel": os.uname().release, "syscall_ns": cost["syscall_ns"],
+                "page_fault_ns": cost["page_fault_ns"], "thread_create_join_ns": cost["create_join_ns"]}
+    except (RunFailed, ValueError, KeyError) as e:
+        print(f"  (thread-cost: {e})", file=sys.stderr)
+        return None
+
+
 def main(argv=None):
     a = parse_args(argv if argv is not None else sys.argv[1:])
     targets = make_targets()
@@ -463,15 +477,22 @@ def main(argv=None):
         except OSError as e:
             print(f"targets.py: cannot write {a.json}: {e.strerror}", file=sys.stderr)
             return 2
+    machine = machine_now(a.build) if os.access(os.path.join(a.build, "thread-cost"), os.X_OK) else None
     failures = measure(a, targets)
     print_table(targets)
+    if machine is not None:
+        print(f"\n  the machine before the runs ({machine['when_utc']} UTC, Linux {machine['kernel']}; "
+              f"build/thread-cost): a system call {machine['syscall_ns']:.0f} ns, the first touch "
+              f"of a page {machine['page_fault_ns'] / 1e3:.1f} us, a thread created and joined "
+              f"{machine['thread_create_join_ns'] / 1e3:.0f} us")
     if failures:
         print(f"\n  {len(failures)} run(s) failed (a failed reference run counts too):")
         for msg in failures:
             print(f"    {msg}")
     if out is not None:
         with out:
-            json.dump({"rounds": a.rounds, "targets": [t.record() for t in targets],
+            json.dump({"rounds": a.rounds, "machine": machine,
+                       "targets": [t.record() for t in targets],
                        "failed_runs": failures}, out, indent=1)
             out.write("\n")
     return 0 if not failures and all(t.verdict() == "PASS" for t in targets) else 1

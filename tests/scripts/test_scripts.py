@@ -412,6 +412,10 @@ def targets_judge_a_measured_run():
         check(t["verdict"] == ("PASS" if t["values"][0] <= t["limit"] else "missed"), str(t))
         check(t["what"] in r.stdout, "the table names the target")
     check(r.returncode == (0 if all(t["verdict"] == "PASS" for t in ts) else 1), "exit status")
+    # What the machine charged, from build/thread-cost, beside the figures.
+    m = doc["machine"]
+    check(m is not None and m["syscall_ns"] > 0 and m["page_fault_ns"] > 0, str(m))
+    check("the machine before the runs" in r.stdout, r.stdout[-300:])
 
 
 # Stand-ins for the C programs, to drive targets.py through what real runs
