@@ -56,9 +56,10 @@ class RunFailed(Exception):
     pass
 
 
-def run(argv, timeout=600):
-    """Runs a program; returns its stdout. A non-zero exit is a failed run
-    (the programs here exit 1 when a request failed)."""
+def run_status(argv, ok_status=(0,), timeout=600):
+    """Runs a program; returns its stdout and the last line of its stderr.
+    An exit status outside ok_status is a failed run (the programs here
+    exit 1 when a request failed)."""
     try:
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            text=True, timeout=timeout)
@@ -66,10 +67,15 @@ def run(argv, timeout=600):
         raise RunFailed(f"{os.path.basename(argv[0])} took over {timeout} s")
     except OSError as e:
         raise RunFailed(f"cannot run {argv[0]}: {e.strerror}")
-    if p.returncode != 0:
-        last = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
+    last = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
+    if p.returncode not in ok_status:
         raise RunFailed(f"{os.path.basename(argv[0])} exited {p.returncode}: {last}")
-    return p.stdout
+    return p.stdout, last
+
+
+def run(argv):
+    """Runs a program that must exit 0; returns its stdout."""
+    return run_status(argv)[0]
 
 
 def bench_records(build, backend, args):
@@ -139,17 +145,10 @@ def parse_server_bench(out, rounds):
 def m_server(build, rounds):
     """One server-bench run of `rounds` rounds; its per-round figures.
     Its exit status 1 only says a target was missed: the table says so."""
-    argv = [os.path.join(build, "server-bench"), "--rounds", str(rounds)]
+    out, last = run_status([os.path.join(build, "server-bench"), "--rounds", str(rounds)],
+                           ok_status=(0, 1))
     try:
-        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           text=True, timeout=600)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise RunFailed(f"server-bench: {e}")
-    last = (p.stderr.strip().splitlines() or ["(nothing on stderr)"])[-1]
-    if p.returncode not in (0, 1):
-        raise RunFailed(f"server-bench exited {p.returncode}: {last}")
-    try:
-        return parse_server_bench(p.stdout, rounds)
+        return parse_server_bench(out, rounds)
     except RunFailed as e:
         raise RunFailed(f"{e} ({last})")
 
@@ -158,9 +157,9 @@ def m_sleep_demo(build):
     """Worst distance of a sequential way from the sum of the sleeps, and
     of a concurrent way from the longest, in ms."""
     recs = bench_records(build, "threads", ["--workload", "sleep", "--scale", str(SLEEP_SCALE)])
-    seq = sum(r["pattern"] in SEQUENTIAL_WAYS for r in recs)
-    if seq != 2 or len(recs) != 7:
-        raise RunFailed(f"the sleep demo ran {seq} sequential and {len(recs) - seq} "
+    n_seq = sum(r["pattern"] in SEQUENTIAL_WAYS for r in recs)
+    if n_seq != 2 or len(recs) != 7:
+        raise RunFailed(f"the sleep demo ran {n_seq} sequential and {len(recs) - n_seq} "
                         "concurrent ways, not 2 and 5")
     worst = {"sequential_ms": 0.0, "concurrent_ms": 0.0}
     for r in recs:
@@ -228,8 +227,8 @@ def m_fiber(build):
 class Target:
     """One limit on one figure; `values` gets one entry a round."""
 
-    def __init__(self, key, issue, what, unit, limit, at_least=False, digits=2):
-        self.key, self.issue, self.what, self.unit = key, issue, what, unit
+    def __init__(self, group, key, issue, what, unit, limit, at_least=False, digits=2):
+        self.group, self.key, self.issue, self.what, self.unit = group, key, issue, what, unit
         self.limit, self.at_least, self.digits = limit, at_least, digits
         self.values, self.reference, self.error = [], None, None
 
@@ -252,20 +251,27 @@ class Target:
 
 
 def make_targets():
+    T = Target
     return [
-        Target("server_fresh", 3, "server CPU a request, 10,000 fresh connections", "us", 20),
-        Target("server_kept", 3, "server CPU a request, 10,000 kept-alive connections", "us", 20),
-        Target("sites_ttfb", 3, "six sites: worst median time-to-first-byte error", "ms", 1, digits=3),
-        Target("sleep_seq", 4, "sleep demo x0.1, threads: sequential ways off the sum", "ms", 3),
-        Target("sleep_conc", 4, "sleep demo x0.1, threads: concurrent ways off the max", "ms", 3),
-        Target("http_demo", 4, "HTTP demo, threads: slowest concurrent way past 430 ms", "ms", 5),
-        Target("threads_wall", 4, "5,000 x 200 ms, threads: wall", "s", 0.8, digits=3),
-        Target("threads_rss", 4, "5,000 x 200 ms, threads: max RSS", "MiB", 170, digits=1),
-        Target("loop_wall", 5, "5,000 x 200 ms, loop: wall", "s", 0.6, digits=3),
-        Target("loop_rss", 5, "5,000 x 200 ms, loop: max RSS", "MiB", 95, digits=1),
-        Target("loop_throughput", 5, "10,000 x 0 ms over 100 connections, loop", "req/s",
-               40000, at_least=True, digits=0),
-        Target("fiber_switch", 5, "fiber switch", "ns", 20),
+        T("server", "server_fresh", 3, "server CPU a request, 10,000 fresh connections",
+          "us", 20),
+        T("server", "server_kept", 3, "server CPU a request, 10,000 kept-alive connections",
+          "us", 20),
+        T("server", "sites_ttfb", 3, "six sites: worst median time-to-first-byte error",
+          "ms", 1, digits=3),
+        T("sleep", "sleep_seq", 4, "sleep demo x0.1, threads: sequential ways off the sum",
+          "ms", 3),
+        T("sleep", "sleep_conc", 4, "sleep demo x0.1, threads: concurrent ways off the max",
+          "ms", 3),
+        T("http", "http_demo", 4, "HTTP demo, threads: slowest concurrent way past 430 ms",
+          "ms", 5),
+        T("burst", "threads_wall", 4, "5,000 x 200 ms, threads: wall", "s", 0.8, digits=3),
+        T("burst", "threads_rss", 4, "5,000 x 200 ms, threads: max RSS", "MiB", 170, digits=1),
+        T("burst", "loop_wall", 5, "5,000 x 200 ms, loop: wall", "s", 0.6, digits=3),
+        T("burst", "loop_rss", 5, "5,000 x 200 ms, loop: max RSS", "MiB", 95, digits=1),
+        T("throughput", "loop_throughput", 5, "10,000 x 0 ms over 100 connections, loop",
+          "req/s", 40000, at_least=True, digits=0),
+        T("fiber", "fiber_switch", 5, "fiber switch", "ns", 20),
     ]
 
 
@@ -379,6 +385,9 @@ def measure(a, targets):
 
     if "burst" in a.groups or "throughput" in a.groups:
         refs = {"bare-threads": [], "bare-multi": [], "bare-multi-tp": []}
+        # The targets a program's run gives figures for (none: a reference).
+        slot_targets = {"threads": ["threads_wall", "threads_rss"],
+                        "loop": ["loop_wall", "loop_rss"], "loop-tp": ["loop_throughput"]}
         for i in range(rounds):
             print(f"bursts and throughput, round {i + 1} of {rounds} ...", file=sys.stderr)
             slots = []
@@ -398,10 +407,7 @@ def measure(a, targets):
             if i % 2:
                 order.reverse()
             for name, fn in order:
-                keys = {"threads": ["threads_wall", "threads_rss"],
-                        "loop": ["loop_wall", "loop_rss"],
-                        "loop-tp": ["loop_throughput"]}.get(name, [])
-                r = attempt(keys, lambda fn=fn: with_server(build, fn))
+                r = attempt(slot_targets.get(name, []), lambda fn=fn: with_server(build, fn))
                 if r is None:
                     continue
                 if name in ("threads", "loop"):
@@ -409,8 +415,6 @@ def measure(a, targets):
                     by[f"{name}_rss"].values.append(r["rss_mib"])
                 elif name == "loop-tp":
                     by["loop_throughput"].values.append(r["per_s"])
-                elif name == "bare-multi-tp":
-                    refs[name].append(r["per_s"])
                 else:
                     refs[name].append(r)
 
@@ -421,7 +425,6 @@ def measure(a, targets):
             return (f"{name}, same rounds: median {statistics.median(vals):,.{digits}f} {unit} "
                     f"({min(vals):,.{digits}f}–{max(vals):,.{digits}f})")
 
-        tp = [{"v": v} for v in refs["bare-multi-tp"]]
         for key, args in (
                 ("threads_wall", (refs["bare-threads"], "wall_s", "s", 3,
                                   "bare threads, one curl_easy_perform each")),
@@ -429,7 +432,8 @@ def measure(a, targets):
                 ("loop_wall", (refs["bare-multi"], "wall_s", "s", 3,
                                "bare libcurl multi_socket + epoll client")),
                 ("loop_rss", (refs["bare-multi"], "rss_mib", "MiB", 1, "bare multi client")),
-                ("loop_throughput", (tp, "v", "req/s", 0, "bare multi client"))):
+                ("loop_throughput", (refs["bare-multi-tp"], "per_s", "req/s", 0,
+                                     "bare multi client"))):
             if key in by:
                 by[key].reference = ref(*args)
     return failures
@@ -440,9 +444,10 @@ def machine_now(build):
     figures move with it: None if it cannot tell."""
     try:
         cost = json.loads(run([os.path.join(build, "thread-cost"), "--threads", "100"]))
-        return {"when_utc": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
-                "kernel": os.uname().release, "syscall_ns": cost["syscall_ns"],
-                "page_fault_ns": cost["page_fault_ns"], "thread_create_join_ns": cost["create_join_ns"]}
+        now = datetime.datetime.now(datetime.timezone.utc)
+        return {"when_utc": now.strftime("%Y-%m-%d %H:%M:%S"), "kernel": os.uname().release,
+                "syscall_ns": cost["syscall_ns"], "page_fault_ns": cost["page_fault_ns"],
+                "thread_create_join_ns": cost["create_join_ns"]}
     except (RunFailed, ValueError, KeyError) as e:
         print(f"  (thread-cost: {e})", file=sys.stderr)
         return None
@@ -450,13 +455,7 @@ def machine_now(build):
 
 def main(argv=None):
     a = parse_args(argv if argv is not None else sys.argv[1:])
-    targets = make_targets()
-    wanted = {"server": ("server_fresh", "server_kept", "sites_ttfb"),
-              "sleep": ("sleep_seq", "sleep_conc"), "http": ("http_demo",),
-              "burst": ("threads_wall", "threads_rss", "loop_wall", "loop_rss"),
-              "throughput": ("loop_throughput",), "fiber": ("fiber_switch",)}
-    keys = {k for g in a.groups for k in wanted[g]}
-    targets = [t for t in targets if t.key in keys]
+    targets = [t for t in make_targets() if t.group in a.groups]
     if a.list:
         for t in targets:
             lim = ("≥ " if t.at_least else "≤ ") + f"{t.limit:g} {t.unit}"
@@ -477,14 +476,16 @@ def main(argv=None):
         except OSError as e:
             print(f"targets.py: cannot write {a.json}: {e.strerror}", file=sys.stderr)
             return 2
-    machine = machine_now(a.build) if os.access(os.path.join(a.build, "thread-cost"), os.X_OK) else None
+    have_cost = os.access(os.path.join(a.build, "thread-cost"), os.X_OK)
+    machine = machine_now(a.build) if have_cost else None
     failures = measure(a, targets)
     print_table(targets)
     if machine is not None:
-        print(f"\n  the machine before the runs ({machine['when_utc']} UTC, Linux {machine['kernel']}; "
-              f"build/thread-cost): a system call {machine['syscall_ns']:.0f} ns, the first touch "
-              f"of a page {machine['page_fault_ns'] / 1e3:.1f} us, a thread created and joined "
-              f"{machine['thread_create_join_ns'] / 1e3:.0f} us")
+        m = machine
+        print(f"\n  the machine before the runs ({m['when_utc']} UTC, Linux {m['kernel']}; "
+              f"build/thread-cost): a system call {m['syscall_ns']:.0f} ns, the first touch "
+              f"of a page {m['page_fault_ns'] / 1e3:.1f} us, a thread created and joined "
+              f"{m['thread_create_join_ns'] / 1e3:.0f} us")
     if failures:
         print(f"\n  {len(failures)} run(s) failed (a failed reference run counts too):")
         for msg in failures:
