@@ -190,11 +190,12 @@ int main(int argc, char **argv)
         tvl__ds_get_stats(s, &st);
         fprintf(stderr,
                 "delay-server stats: requests=%llu connections=%llu max_active=%u cpu_us=%llu "
-                "cpu_us_per_request=%.2f tls_handshakes=%llu tls_resumed=%llu\n",
+                "cpu_us_per_request=%.2f tls_handshakes=%llu tls_resumed=%llu timer_arms=%llu\n",
                 (unsigned long long)st.requests, (unsigned long long)st.connections,
                 st.max_active, (unsigned long long)st.cpu_us,
                 st.requests ? (double)st.cpu_us / (double)st.requests : 0.0,
-                (unsigned long long)st.tls_handshakes, (unsigned long long)st.tls_resumed);
+                (unsigned long long)st.tls_handshakes, (unsigned long long)st.tls_resumed,
+                (unsigned long long)st.timer_arms);
     }
     tvl__ds_destroy(s);
     close(sfd);

@@ -354,7 +354,7 @@ typedef struct response {
  * body range to send. Returns false on allocation failure. */
 static bool build_response(tvl__ds *s, conn *c, const response *r)
 {
-    char stats[320];
+    char stats[512];
     const char *text = r->text;
     if (r->kind == TVL__ROUTE_STATS) {
         tvl__ds_stats st;
@@ -362,13 +362,13 @@ static bool build_response(tvl__ds *s, conn *c, const response *r)
         snprintf(stats, sizeof stats,
                  "requests=%llu connections=%llu active=%u max_active=%u cpu_us=%llu "
                  "delayed=%llu late_mean_us=%.1f late_max_us=%.1f tls_handshakes=%llu "
-                 "tls_resumed=%llu\n",
+                 "tls_resumed=%llu timer_arms=%llu\n",
                  (unsigned long long)st.requests, (unsigned long long)st.connections,
                  st.active, st.max_active, (unsigned long long)st.cpu_us,
                  (unsigned long long)st.delayed,
                  st.delayed ? (double)st.late_sum_ns / (double)st.delayed / 1e3 : 0.0,
                  (double)st.late_max_ns / 1e3, (unsigned long long)st.tls_handshakes,
-                 (unsigned long long)st.tls_resumed);
+                 (unsigned long long)st.tls_resumed, (unsigned long long)st.timer_arms);
         text = stats;
     }
     size_t tlen = r->kind == TVL__ROUTE_BODY ? 0 : strlen(text);
@@ -836,12 +836,20 @@ static void arm_timerfd(tvl__ds *s)
 {
     tvl__timer *t = tvl__timer_min(&s->heap);
     uint64_t when = t ? (t->when > s->spin_ns ? t->when - s->spin_ns : 1) : 0;
+    /* Inside the spin window the loop polls (tvl__ds_run) and the timerfd
+     * stays disarmed: armed in the past it would fire on every pass and
+     * make each pass a read, a timerfd_settime and a timer interrupt
+     * instead of one epoll_wait. */
+    if (s->spin_ns && when != 0 && when <= now_ns())
+        when = 0;
     if (when == s->armed)
         return;
     struct itimerspec its = {{0, 0},
                              {(time_t)(when / 1000000000u), (long)(when % 1000000000u)}};
-    if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0)
+    if (timerfd_settime(s->tfd, TFD_TIMER_ABSTIME, &its, NULL) == 0) {
         s->armed = when;
+        s->st.timer_arms++;
+    }
 }
 
 int tvl__ds_run(tvl__ds *s, int stop_fd)

@@ -26,6 +26,7 @@ typedef struct tvl__ds_stats {
     uint64_t late_sum_ns, late_max_ns; /* how late their timers fired */
     uint64_t tls_handshakes; /* TLS handshakes completed */
     uint64_t tls_resumed;    /* of which resumed a client's earlier session */
+    uint64_t timer_arms;     /* timerfd_settime calls (arming and disarming) */
 } tvl__ds_stats;
 
 typedef struct tvl__ds tvl__ds;

@@ -234,6 +234,36 @@ static void a_kept_tls_session_is_resumed_and_counted(void)
     ds_stop(s);
 }
 
+/* With --spin-us the server polls through the last stretch before a
+ * deadline. The timerfd must stay disarmed while it does: armed in the
+ * past it fired on every pass, and each pass re-armed it (thousands of
+ * timerfd_settime calls for one 20 ms window, /stats timer_arms). */
+static void spinning_before_a_deadline_does_not_rearm_the_timer(void)
+{
+    tvl_delay_server_options o;
+    tvl_delay_server_options_init(&o);
+    o.plain_http = true;
+    o.spin_us = 20000;
+    tvl_delay_server *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(tvl_delay_server_spawn(&o, &s), 0);
+    ds_fetch f;
+    for (int i = 0; i < 3; i++) {
+        ds_get(NULL, s, "/delay/50", NULL, 10000, false, &f);
+        CU_ASSERT_EQUAL(f.status, 200);
+        CU_ASSERT(f.ttfb_s - f.pretransfer_s >= 0.05);
+        CU_ASSERT(f.ttfb_s - f.pretransfer_s < 0.05 + ds_slack());
+    }
+    ds_get(NULL, s, "/stats", NULL, 10000, false, &f);
+    CU_ASSERT_EQUAL_FATAL(f.status, 200);
+    const char *arms = strstr(f.body, "timer_arms=");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(arms);
+    /* Per request: armed for the window, disarmed in it, armed for the
+     * connection's linger; a few more for the idle timers. */
+    CU_ASSERT(atoll(arms + 11) >= 3);
+    CU_ASSERT(atoll(arms + 11) <= 20);
+    ds_stop(s);
+}
+
 static void spawn_writes_a_private_ca_and_stop_removes_it(void)
 {
     tvl_delay_server *s = ds_spawn(false, 0);
@@ -514,6 +544,7 @@ void test_delay_server_register(void)
         {"keep_alive_reuses_the_connection", keep_alive_reuses_the_connection},
         {"tls_verification_passes_with_its_ca_and_fails_with_another", tls_verification_passes_with_its_ca_and_fails_with_another},
         {"a_kept_tls_session_is_resumed_and_counted", a_kept_tls_session_is_resumed_and_counted},
+        {"spinning_before_a_deadline_does_not_rearm_the_timer", spinning_before_a_deadline_does_not_rearm_the_timer},
         {"spawn_writes_a_private_ca_and_stop_removes_it", spawn_writes_a_private_ca_and_stop_removes_it},
         {"plain_http_and_a_thread_server_work_too", plain_http_and_a_thread_server_work_too},
         {"a_silent_client_is_closed_after_the_idle_timeout", a_silent_client_is_closed_after_the_idle_timeout},
