@@ -18,16 +18,25 @@
  *
  * What OpenSSL does is deliberate: RFC 8446 (appendix C.4) says a client
  * SHOULD NOT use a TLS 1.3 ticket for more than one connection, since a
- * reused ticket lets an observer link those connections. This benchmark
- * does what libcurl means to do, one session per host for all its
- * connections (libcurl 7.88 sends no early data, so nothing can be
- * replayed); a client that cares about that linking, against real sites,
- * should not copy. */
+ * reused ticket lets an observer link those connections. So the copy is
+ * made only for a connection to a loopback address (the embedded delay
+ * server, or one started by hand), where no one else can observe it; a
+ * real site gets what libcurl alone does, one ticket resumed once and
+ * full handshakes for the connections that find it used. The test is on
+ * the host of the URL being fetched (libcurl's effective URL, which
+ * follows redirects): a loopback address or "localhost", which libcurl
+ * always resolves to loopback. A name that some resolver maps to loopback
+ * does not count. (The handle's primary IP cannot tell: on a handle's
+ * first connection it is still empty when the context is built.) */
 #include "rt/tls_ctx.h"
 #include "rt/ca_store.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <string.h>
+#include <strings.h>
 
 static void resume_a_copy(const SSL *ssl, int where, int ret)
 {
@@ -52,15 +61,45 @@ static void resume_a_copy(const SSL *ssl, int where, int ret)
     SSL_SESSION_free(copy);
 }
 
+bool tvl__tls_url_is_loopback(const char *url)
+{
+    CURLU *u = url ? curl_url() : NULL;
+    char *host = NULL;
+    bool loopback = false;
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
+        char addr[INET6_ADDRSTRLEN];
+        size_t len = strlen(host);
+        struct in_addr v4;
+        struct in6_addr v6;
+        if (len >= 2 && host[0] == '[' && host[len - 1] == ']' && len - 2 < sizeof addr) {
+            memcpy(addr, host + 1, len - 2); /* an IPv6 literal, bracketed */
+            addr[len - 2] = '\0';
+            loopback = inet_pton(AF_INET6, addr, &v6) == 1 &&
+                       (IN6_IS_ADDR_LOOPBACK(&v6) ||
+                        (IN6_IS_ADDR_V4MAPPED(&v6) && v6.s6_addr[12] == 127));
+        } else if (inet_pton(AF_INET, host, &v4) == 1) {
+            loopback = (ntohl(v4.s_addr) >> 24) == 127;
+        } else {
+            loopback = strcasecmp(host, "localhost") == 0;
+        }
+    }
+    curl_free(host);
+    curl_url_cleanup(u);
+    return loopback;
+}
+
 static CURLcode setup(CURL *easy, void *ssl_ctx, void *use_store)
 {
-    (void)easy;
     if (use_store != NULL) {
         CURLcode rc = tvl__ca_store_give(ssl_ctx);
         if (rc != CURLE_OK)
             return rc;
     }
-    SSL_CTX_set_info_callback(ssl_ctx, resume_a_copy);
+    char *url = NULL;
+    if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK &&
+        tvl__tls_url_is_loopback(url))
+        SSL_CTX_set_info_callback(ssl_ctx, resume_a_copy);
     return CURLE_OK;
 }
 

@@ -3,6 +3,7 @@
  * accounted for with its reason, cancellation, timeouts, the connection
  * limit and TLS verification. */
 #include "bench/harness.h"
+#include "rt/tls_ctx.h"
 #include "rt_test.h"
 #include "tvl/delay_server.h"
 
@@ -748,6 +749,28 @@ static void later_connections_resume_the_runtimes_tls_session(void)
     CU_ASSERT_EQUAL(tls_resumed() - before, RESUMERS);
 }
 
+/* A cached session is copied for every connection only to a loopback
+ * peer: a real site sees each ticket once (RFC 8446, C.4). The integration
+ * test above covers the loopback side; this one the address test itself,
+ * since a test may not connect anywhere else. */
+static void only_loopback_peers_get_a_copied_tls_session(void)
+{
+    const char *loopback[] = {"https://127.0.0.1:8443/site/blog", "https://127.0.0.2/",
+                              "https://127.255.255.254", "https://[::1]:9/x",
+                              "https://[::ffff:127.0.0.1]/", "https://localhost/",
+                              "https://LOCALHOST:1/"};
+    const char *other[] = {"https://10.0.0.1/", "https://128.0.0.1/", "https://126.255.255.255/",
+                           "https://[::2]/", "https://[2001:db8::1]:443/",
+                           "https://[::ffff:10.0.0.1]/", "https://example.com/",
+                           "https://localhost.example.com/", "https://127.0.0.1.example.com/",
+                           "not a url", ""};
+    for (size_t i = 0; i < sizeof loopback / sizeof *loopback; i++)
+        CU_ASSERT_TRUE(tvl__tls_url_is_loopback(loopback[i]));
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++)
+        CU_ASSERT_FALSE(tvl__tls_url_is_loopback(other[i]));
+    CU_ASSERT_FALSE(tvl__tls_url_is_loopback(NULL));
+}
+
 void test_http_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -757,6 +780,8 @@ void test_http_register(void)
          every_failure_is_reported_with_its_reason_in_every_way},
         {"refused_ports_unresolvable_hosts_and_bad_certificates_fail_clearly",
          refused_ports_unresolvable_hosts_and_bad_certificates_fail_clearly},
+        {"only_loopback_peers_get_a_copied_tls_session",
+         only_loopback_peers_get_a_copied_tls_session},
         {"cancelling_a_fetch_aborts_the_transfer_at_once",
          cancelling_a_fetch_aborts_the_transfer_at_once},
         {"the_per_request_timeout_bounds_a_stalled_request",
