@@ -31,6 +31,18 @@ tvl_delay_server *ds_spawn(bool plain, double scale)
     return s;
 }
 
+tvl_delay_server *ds_spawn_plain(unsigned idle_timeout_ms, unsigned spin_us)
+{
+    tvl_delay_server_options o;
+    tvl_delay_server_options_init(&o);
+    o.plain_http = true;
+    o.idle_timeout_ms = idle_timeout_ms;
+    o.spin_us = spin_us;
+    tvl_delay_server *s = NULL;
+    CU_ASSERT_EQUAL_FATAL(tvl_delay_server_spawn(&o, &s), 0);
+    return s;
+}
+
 void ds_stop(tvl_delay_server *s)
 {
     CU_ASSERT_EQUAL(tvl_delay_server_stop(s), 0);

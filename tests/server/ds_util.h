@@ -14,6 +14,10 @@
  * asserts it started; returns NULL if it did not. */
 tvl_delay_server *ds_spawn(bool plain, double scale);
 
+/* Spawns a plain-HTTP child server with an idle timeout and a spin (0:
+ * the defaults); a failure to start ends the test (a fatal assertion). */
+tvl_delay_server *ds_spawn_plain(unsigned idle_timeout_ms, unsigned spin_us);
+
 /* Stops s and asserts a clean exit (a sanitizer report makes it fail). */
 void ds_stop(tvl_delay_server *s);
 

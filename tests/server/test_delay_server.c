@@ -240,12 +240,7 @@ static void a_kept_tls_session_is_resumed_and_counted(void)
  * timerfd_settime calls for one 20 ms window, /stats timer_arms). */
 static void spinning_before_a_deadline_does_not_rearm_the_timer(void)
 {
-    tvl_delay_server_options o;
-    tvl_delay_server_options_init(&o);
-    o.plain_http = true;
-    o.spin_us = 20000;
-    tvl_delay_server *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(tvl_delay_server_spawn(&o, &s), 0);
+    tvl_delay_server *s = ds_spawn_plain(0, 20000);
     ds_fetch f;
     for (int i = 0; i < 3; i++) {
         ds_get(NULL, s, "/delay/50", NULL, 10000, false, &f);
@@ -314,12 +309,7 @@ static int raw_connect(unsigned port)
  * and then closed by the idle timeout, not kept forever. */
 static void a_silent_client_is_closed_after_the_idle_timeout(void)
 {
-    tvl_delay_server_options o;
-    tvl_delay_server_options_init(&o);
-    o.plain_http = true;
-    o.idle_timeout_ms = 300;
-    tvl_delay_server *s = NULL;
-    CU_ASSERT_EQUAL_FATAL(tvl_delay_server_spawn(&o, &s), 0);
+    tvl_delay_server *s = ds_spawn_plain(300, 0);
     double t0 = tvl_test_now();
     int fd = raw_connect(tvl_delay_server_port(s));
     if (fd >= 0) {
