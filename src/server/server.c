@@ -14,9 +14,9 @@
  * (no epoll_ctl when the delay is under a second: see conn_update_events;
  * a kept-alive connection is registered after its first answer); on a
  * kept-alive one: read, sendmsg; plus a share of
- * epoll_wait, accept4's final EAGAIN and timerfd_settime. On this project's
- * VM a system call costs about 1 us, so that count is most of the CPU the
- * server spends outside the kernel's TCP code (docs/delay-server.md).
+ * epoll_wait, accept4's final EAGAIN and timerfd_settime. A system call
+ * cost 0.13-1.1 us on this project's VM, depending on the day; the rest of
+ * the server's CPU is the kernel's TCP work (docs/delay-server.md).
  */
 #include "server/server.h"
 #include "server/body.h"
