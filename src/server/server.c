@@ -30,6 +30,8 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -78,6 +80,8 @@ typedef struct conn {
     bool refused;        /* the current response refuses a bad head */
     bool registered;     /* in the epoll set (added lazily, see conn_update_events) */
     uint32_t events;     /* the mask registered with epoll */
+    uint64_t arrived;    /* when the input the head was completed from reached the
+                          * kernel (CLOCK_MONOTONIC ns); 0: not known */
     SSL *ssl;
     char *in;            /* received, unparsed bytes */
     uint32_t in_len, in_cap;
@@ -103,6 +107,7 @@ struct tvl__ds {
     tvl__timer accept_timer;
     bool accept_paused;
     bool listen_nodelay; /* accepted sockets inherit TCP_NODELAY */
+    bool rx_stamps;      /* accepted sockets inherit software receive stamps */
     conn *conns;
     tvl__ds_stats st;
     struct {
@@ -238,11 +243,64 @@ static io_result conn_recv(conn *c, char *buf, size_t cap, size_t *got)
 }
 
 /* Appends what the socket has (up to the head limit) to c->in. */
+/* When the next byte waiting on fd reached the kernel, from its software
+ * receive stamp, on our clock (CLOCK_MONOTONIC ns); 0 when there is no
+ * stamp. *empty: nothing is waiting (EAGAIN). One recvmsg that peeks a byte. */
+static uint64_t peek_arrival(int fd, bool *empty)
+{
+    char byte;
+    union {
+        char buf[CMSG_SPACE(sizeof(struct scm_timestamping))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {&byte, 1};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                       .msg_controllen = sizeof ctl.buf};
+    ssize_t n = recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT);
+    *empty = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+    if (n <= 0)
+        return 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_TIMESTAMPING ||
+            cm->cmsg_len < CMSG_LEN(sizeof(struct scm_timestamping)))
+            continue;
+        struct scm_timestamping st;
+        memcpy(&st, CMSG_DATA(cm), sizeof st);
+        if (st.ts[0].tv_sec <= 0)
+            return 0;
+        struct timespec real;
+        clock_gettime(CLOCK_REALTIME, &real);
+        int64_t age = ((int64_t)real.tv_sec - (int64_t)st.ts[0].tv_sec) * 1000000000 +
+                      ((int64_t)real.tv_nsec - (int64_t)st.ts[0].tv_nsec);
+        /* The stamp is on the wall clock: a clock stepped since makes it
+         * useless, and then the delay runs from now, as without stamps. */
+        if (age < 0 || age > (int64_t)WATCH_DELAY_NS)
+            return 0;
+        return now_ns() - (uint64_t)age;
+    }
+    return 0;
+}
+
 static io_result conn_fill(tvl__ds *s, conn *c)
 {
     size_t room = TVL__HTTP_MAX_HEAD - c->in_len, got = 0;
     if (room == 0 || (c->ssl == NULL && !c->maybe_more))
         return IO_AGAIN;
+    /* A request's delay runs from when its head reached the kernel, not from
+     * when this one thread got to it (after other connections' handshakes,
+     * say): each emulated site answers as if it were a server of its own.
+     * The stamp is of the input this read takes. The first data of a plain
+     * connection has none (TCP_DEFER_ACCEPT queues it before the accepted
+     * socket exists), so it is not asked for: its delay runs from now. */
+    if (s->rx_stamps && c->state == CS_READ &&
+        (c->ssl != NULL ? SSL_has_pending(c->ssl) == 0 : c->answered)) {
+        bool empty;
+        c->arrived = peek_arrival(c->fd, &empty);
+        if (empty) {
+            c->maybe_more = false;
+            return IO_AGAIN;
+        }
+    }
     io_result r = conn_recv(c, s->scratch, room, &got);
     if (r != IO_OK)
         return r;
@@ -362,13 +420,14 @@ static bool build_response(tvl__ds *s, conn *c, const response *r)
         snprintf(stats, sizeof stats,
                  "requests=%llu connections=%llu active=%u max_active=%u cpu_us=%llu "
                  "delayed=%llu late_mean_us=%.1f late_max_us=%.1f tls_handshakes=%llu "
-                 "tls_resumed=%llu timer_arms=%llu\n",
+                 "tls_resumed=%llu timer_arms=%llu stamped=%llu\n",
                  (unsigned long long)st.requests, (unsigned long long)st.connections,
                  st.active, st.max_active, (unsigned long long)st.cpu_us,
                  (unsigned long long)st.delayed,
                  st.delayed ? (double)st.late_sum_ns / (double)st.delayed / 1e3 : 0.0,
                  (double)st.late_max_ns / 1e3, (unsigned long long)st.tls_handshakes,
-                 (unsigned long long)st.tls_resumed, (unsigned long long)st.timer_arms);
+                 (unsigned long long)st.tls_resumed, (unsigned long long)st.timer_arms,
+                 (unsigned long long)st.stamped);
         text = stats;
     }
     size_t tlen = r->kind == TVL__ROUTE_BODY ? 0 : strlen(text);
@@ -468,9 +527,15 @@ static step begin_request(tvl__ds *s, conn *c, const tvl__http_request *req)
     /* Built now, sent later: the delay is the only thing left to wait for. */
     if (rt.fault != TVL__FAULT_CLOSE && rt.fault != TVL__FAULT_STALL && !build_response(s, c, &r))
         return conn_fail(s, c);
+    uint64_t now = now_ns(), from = now;
+    if (c->arrived != 0 && c->arrived <= now) {
+        from = c->arrived;
+        s->st.stamped++;
+    }
+    c->arrived = 0;
     if (rt.delay_ns == 0)
         return start_response(s, c);
-    if (tvl__timer_set(&s->heap, &c->timer, now_ns() + rt.delay_ns) != 0)
+    if (tvl__timer_set(&s->heap, &c->timer, from + rt.delay_ns) != 0)
         return conn_fail(s, c);
     conn_set_state(s, c, CS_DELAY);
     return STEP_CONTINUE;
@@ -987,6 +1052,10 @@ int tvl__ds_create(const tvl__ds_config *cfg, tvl__ds **out, char *err, size_t e
      * setsockopt per connection. */
     int defer_s = 1;
     setsockopt(s->lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
+    /* Best effort too: accepted sockets inherit it, and begin_request starts
+     * a delay from the kernel's receive stamp of the request (conn_fill). */
+    int stamps = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+    s->rx_stamps = setsockopt(s->lfd, SOL_SOCKET, SO_TIMESTAMPING, &stamps, sizeof stamps) == 0;
     if (!s->plain)
         s->listen_nodelay =
             setsockopt(s->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;

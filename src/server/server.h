@@ -27,6 +27,7 @@ typedef struct tvl__ds_stats {
     uint64_t tls_handshakes; /* TLS handshakes completed */
     uint64_t tls_resumed;    /* of which resumed a client's earlier session */
     uint64_t timer_arms;     /* timerfd_settime calls (arming and disarming) */
+    uint64_t stamped;        /* requests whose delay ran from the kernel's receive stamp */
 } tvl__ds_stats;
 
 typedef struct tvl__ds tvl__ds;

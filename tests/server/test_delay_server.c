@@ -323,6 +323,76 @@ static void a_silent_client_is_closed_after_the_idle_timeout(void)
     ds_stop(s);
 }
 
+/* Reads from fd until a whole response head has come (or 5 s pass). */
+static bool read_head(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    buf[0] = '\0';
+    while (strstr(buf, "\r\n\r\n") == NULL && len + 1 < cap) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 5000) != 1)
+            return false;
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n <= 0)
+            return false;
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+    return strstr(buf, "\r\n\r\n") != NULL;
+}
+
+static long long stats_counter(const tvl_delay_server *s, const char *name)
+{
+    ds_fetch f;
+    ds_get(NULL, s, "/stats", NULL, 10000, false, &f);
+    const char *p = strstr(f.body, name);
+    return f.status == 200 && p != NULL ? atoll(p + strlen(name)) : -1;
+}
+
+/* A delay runs from when the request head reached the server's kernel (its
+ * receive stamp), so that the server's own queue does not add to a site's
+ * latency; from the part that completed the head, not the first part. A
+ * plain connection's first request has no stamp (TCP_DEFER_ACCEPT) and
+ * runs from when it is read; TLS requests always have one. */
+static void a_delay_runs_from_when_the_head_arrived(void)
+{
+    tvl_delay_server *s = ds_spawn_plain(0, 0);
+    int fd = raw_connect(tvl_delay_server_port(s));
+    if (fd >= 0) {
+        char buf[1024];
+        const char first[] = "GET /delay/0 HTTP/1.1\r\nHost: x\r\n\r\n";
+        const char part[] = "GET /delay/100 HTTP/1.1\r\nHost: x\r\n";
+        CU_ASSERT_EQUAL(send(fd, first, sizeof first - 1, MSG_NOSIGNAL), (ssize_t)sizeof first - 1);
+        CU_ASSERT(read_head(fd, buf, sizeof buf));
+        CU_ASSERT_EQUAL(send(fd, part, sizeof part - 1, MSG_NOSIGNAL), (ssize_t)sizeof part - 1);
+        usleep(150 * 1000);
+        double t1 = tvl_test_now();
+        CU_ASSERT_EQUAL(send(fd, "\r\n", 2, MSG_NOSIGNAL), 2);
+        CU_ASSERT(read_head(fd, buf, sizeof buf));
+        double waited = tvl_test_now() - t1;
+        CU_ASSERT(waited >= 0.1);
+        CU_ASSERT(waited < 0.1 + ds_slack());
+        close(fd);
+    }
+    /* Counted before the /stats request's own. */
+    CU_ASSERT_EQUAL(stats_counter(s, "stamped="), 1);
+    ds_stop(s);
+
+    s = ds_spawn(false, 0);
+    if (s == NULL)
+        return;
+    CURL *h = curl_easy_init();
+    ds_fetch f;
+    for (int i = 0; i < 2; i++) {
+        ds_get(h, s, "/delay/50", NULL, 10000, false, &f);
+        CU_ASSERT_EQUAL(f.status, 200);
+        CU_ASSERT(f.ttfb_s - f.pretransfer_s >= 0.05);
+    }
+    curl_easy_cleanup(h);
+    CU_ASSERT_EQUAL(stats_counter(s, "stamped="), 2);
+    ds_stop(s);
+}
+
 /* A client that aborts (RST) during a long delay frees its connection at
  * once; during a short one (not watched, to save a system call) at the
  * latest when the answer is due. (A client that merely closes may have
@@ -538,6 +608,7 @@ void test_delay_server_register(void)
         {"spawn_writes_a_private_ca_and_stop_removes_it", spawn_writes_a_private_ca_and_stop_removes_it},
         {"plain_http_and_a_thread_server_work_too", plain_http_and_a_thread_server_work_too},
         {"a_silent_client_is_closed_after_the_idle_timeout", a_silent_client_is_closed_after_the_idle_timeout},
+        {"a_delay_runs_from_when_the_head_arrived", a_delay_runs_from_when_the_head_arrived},
         {"a_client_aborting_during_a_delay_frees_its_connection", a_client_aborting_during_a_delay_frees_its_connection},
         {"non_loopback_addresses_are_refused", non_loopback_addresses_are_refused},
         {"the_server_dies_with_its_parent", the_server_dies_with_its_parent},
