@@ -13,7 +13,8 @@
  * connection that says "Connection: close": accept4, read, sendmsg, close
  * (no epoll_ctl when the delay is under a second: see conn_update_events;
  * a kept-alive connection is registered after its first answer); on a
- * kept-alive one: read, sendmsg; plus a share of
+ * kept-alive one: recvmsg (with its receive stamp), sendmsg; over TLS, one
+ * more recvmsg that peeks for the stamp; plus a share of
  * epoll_wait, accept4's final EAGAIN and timerfd_settime. A system call
  * cost 0.13-1.1 us on this project's VM, depending on the day; the rest of
  * the server's CPU is the kernel's TCP work (docs/delay-server.md).
@@ -22,6 +23,7 @@
 #include "server/body.h"
 #include "server/http_parse.h"
 #include "server/route.h"
+#include "server/rx_stamp.h"
 #include "server/timer_heap.h"
 #include "server/tls.h"
 #include "tvl/delay_server.h"
@@ -30,8 +32,6 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <errno.h>
-#include <linux/errqueue.h>
-#include <linux/net_tstamp.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/err.h>
@@ -80,8 +80,9 @@ typedef struct conn {
     bool refused;        /* the current response refuses a bad head */
     bool registered;     /* in the epoll set (added lazily, see conn_update_events) */
     uint32_t events;     /* the mask registered with epoll */
-    uint64_t arrived;    /* when the input the head was completed from reached the
-                          * kernel (CLOCK_MONOTONIC ns); 0: not known */
+    uint64_t arrived;    /* when the newest input read in CS_READ reached the kernel
+                          * (CLOCK_MONOTONIC ns, rx_stamp.h); 0: not known */
+    uint64_t answered_at; /* when the last response was sent in full; 0: none yet */
     SSL *ssl;
     char *in;            /* received, unparsed bytes */
     uint32_t in_len, in_cap;
@@ -108,6 +109,7 @@ struct tvl__ds {
     bool accept_paused;
     bool listen_nodelay; /* accepted sockets inherit TCP_NODELAY */
     bool rx_stamps;      /* accepted sockets inherit software receive stamps */
+    tvl__rx_clock rx_clock;
     conn *conns;
     tvl__ds_stats st;
     struct {
@@ -115,6 +117,7 @@ struct tvl__ds {
         uint32_t sum;
     } cksum[CKSUM_CACHE];
     char scratch[TVL__HTTP_MAX_HEAD];
+    char peek[16384 + 512]; /* a whole TLS record, looked at for its stamp */
 };
 
 /* epoll data for the three descriptors that are not connections. */
@@ -203,11 +206,17 @@ static void conn_update_events(tvl__ds *s, conn *c)
 typedef enum io_result { IO_OK, IO_AGAIN, IO_EOF, IO_ERR } io_result;
 
 /* Reads at most cap bytes into buf. */
-static io_result conn_recv(conn *c, char *buf, size_t cap, size_t *got)
+static io_result conn_recv(tvl__ds *s, conn *c, char *buf, size_t cap, size_t *got)
 {
     if (c->ssl == NULL) {
+        /* A head read on a connection that has answered before notes when
+         * its newest bytes arrived (the first request's bytes carry no
+         * stamp: TCP_DEFER_ACCEPT queued them before the accepted socket
+         * existed). Same one system call. */
+        bool stamp = s->rx_stamps && c->state == CS_READ && c->answered;
         for (;;) {
-            ssize_t n = read(c->fd, buf, cap);
+            ssize_t n = stamp ? tvl__rx_recv(&s->rx_clock, c->fd, buf, cap, 0, &c->arrived)
+                              : read(c->fd, buf, cap);
             if (n > 0) {
                 *got = (size_t)n;
                 if ((size_t)n < cap)
@@ -243,44 +252,6 @@ static io_result conn_recv(conn *c, char *buf, size_t cap, size_t *got)
 }
 
 /* Appends what the socket has (up to the head limit) to c->in. */
-/* When the next byte waiting on fd reached the kernel, from its software
- * receive stamp, on our clock (CLOCK_MONOTONIC ns); 0 when there is no
- * stamp. *empty: nothing is waiting (EAGAIN). One recvmsg that peeks a byte. */
-static uint64_t peek_arrival(int fd, bool *empty)
-{
-    char byte;
-    union {
-        char buf[CMSG_SPACE(sizeof(struct scm_timestamping))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {&byte, 1};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                       .msg_controllen = sizeof ctl.buf};
-    ssize_t n = recvmsg(fd, &m, MSG_PEEK | MSG_DONTWAIT);
-    *empty = n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
-    if (n <= 0)
-        return 0;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_TIMESTAMPING ||
-            cm->cmsg_len < CMSG_LEN(sizeof(struct scm_timestamping)))
-            continue;
-        struct scm_timestamping st;
-        memcpy(&st, CMSG_DATA(cm), sizeof st);
-        if (st.ts[0].tv_sec <= 0)
-            return 0;
-        struct timespec real;
-        clock_gettime(CLOCK_REALTIME, &real);
-        int64_t age = ((int64_t)real.tv_sec - (int64_t)st.ts[0].tv_sec) * 1000000000 +
-                      ((int64_t)real.tv_nsec - (int64_t)st.ts[0].tv_nsec);
-        /* The stamp is on the wall clock: a clock stepped since makes it
-         * useless, and then the delay runs from now, as without stamps. */
-        if (age < 0 || age > (int64_t)WATCH_DELAY_NS)
-            return 0;
-        return now_ns() - (uint64_t)age;
-    }
-    return 0;
-}
-
 static io_result conn_fill(tvl__ds *s, conn *c)
 {
     size_t room = TVL__HTTP_MAX_HEAD - c->in_len, got = 0;
@@ -289,19 +260,22 @@ static io_result conn_fill(tvl__ds *s, conn *c)
     /* A request's delay runs from when its head reached the kernel, not from
      * when this one thread got to it (after other connections' handshakes,
      * say): each emulated site answers as if it were a server of its own.
-     * The stamp is of the input this read takes. The first data of a plain
-     * connection has none (TCP_DEFER_ACCEPT queues it before the accepted
-     * socket exists), so it is not asked for: its delay runs from now. */
-    if (s->rx_stamps && c->state == CS_READ &&
-        (c->ssl != NULL ? SSL_has_pending(c->ssl) == 0 : c->answered)) {
-        bool empty;
-        c->arrived = peek_arrival(c->fd, &empty);
-        if (empty) {
-            c->maybe_more = false;
-            return IO_AGAIN;
+     * Plain connections get the stamp from the read itself (conn_recv). A
+     * TLS read takes one record, which OpenSSL reads whole: look at
+     * everything waiting first, and take the stamp of its newest byte (never
+     * older than the record's last). A record OpenSSL began in an earlier
+     * read has no known end: then the delay runs from now. */
+    if (c->ssl != NULL && s->rx_stamps && c->state == CS_READ) {
+        if (SSL_has_pending(c->ssl)) {
+            c->arrived = 0;
+        } else {
+            ssize_t n = tvl__rx_recv(&s->rx_clock, c->fd, s->peek, sizeof s->peek, MSG_PEEK,
+                                     &c->arrived);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return IO_AGAIN;
         }
     }
-    io_result r = conn_recv(c, s->scratch, room, &got);
+    io_result r = conn_recv(s, c, s->scratch, room, &got);
     if (r != IO_OK)
         return r;
     if (c->in_len + got > c->in_cap) {
@@ -324,7 +298,7 @@ static io_result conn_discard(tvl__ds *s, conn *c)
         size_t got;
         if (c->ssl == NULL && !c->maybe_more)
             return IO_AGAIN;
-        io_result r = conn_recv(c, s->scratch, sizeof s->scratch, &got);
+        io_result r = conn_recv(s, c, s->scratch, sizeof s->scratch, &got);
         if (r != IO_OK)
             return r;
     }
@@ -527,10 +501,15 @@ static step begin_request(tvl__ds *s, conn *c, const tvl__http_request *req)
     /* Built now, sent later: the delay is the only thing left to wait for. */
     if (rt.fault != TVL__FAULT_CLOSE && rt.fault != TVL__FAULT_STALL && !build_response(s, c, &r))
         return conn_fail(s, c);
+    /* From the stamp, but a request pipelined behind an answer waits its
+     * delay after that answer, as if read then (requests are strictly in
+     * order), whichever read happened to take it. */
     uint64_t now = now_ns(), from = now;
-    if (c->arrived != 0 && c->arrived <= now) {
-        from = c->arrived;
-        s->st.stamped++;
+    if (c->arrived != 0 && rt.delay_ns != 0) {
+        from = c->arrived > c->answered_at ? c->arrived : c->answered_at;
+        if (from > now)
+            from = now;
+        s->st.stamped += from == c->arrived;
     }
     c->arrived = 0;
     if (rt.delay_ns == 0)
@@ -651,6 +630,7 @@ static step after_flush(tvl__ds *s, conn *c)
     c->out = NULL;
     c->out_len = c->out_off = 0;
     c->answered = true;
+    c->answered_at = now_ns();
     if (c->fault == TVL__FAULT_RESET) {
         conn_close(s, c, true);
         return STEP_CLOSED;
@@ -933,6 +913,8 @@ int tvl__ds_run(tvl__ds *s, int stop_fd)
         tvl__timer *next = tvl__timer_min(&s->heap);
         int wait = s->spin_ns && next && next->when <= now_ns() + s->spin_ns ? 0 : -1;
         int n = epoll_wait(s->ep, evs, MAX_EVENTS, wait);
+        if (s->rx_stamps)
+            tvl__rx_clock_watch(&s->rx_clock);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -1054,8 +1036,7 @@ int tvl__ds_create(const tvl__ds_config *cfg, tvl__ds **out, char *err, size_t e
     setsockopt(s->lfd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof defer_s);
     /* Best effort too: accepted sockets inherit it, and begin_request starts
      * a delay from the kernel's receive stamp of the request (conn_fill). */
-    int stamps = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
-    s->rx_stamps = setsockopt(s->lfd, SOL_SOCKET, SO_TIMESTAMPING, &stamps, sizeof stamps) == 0;
+    s->rx_stamps = tvl__rx_stamp_enable(s->lfd);
     if (!s->plain)
         s->listen_nodelay =
             setsockopt(s->lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;

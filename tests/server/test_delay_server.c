@@ -374,7 +374,7 @@ static void a_delay_runs_from_when_the_head_arrived(void)
         CU_ASSERT(waited < 0.1 + ds_slack());
         close(fd);
     }
-    /* Counted before the /stats request's own. */
+    /* The split request only: the first has no stamp, /stats no delay. */
     CU_ASSERT_EQUAL(stats_counter(s, "stamped="), 1);
     ds_stop(s);
 
@@ -390,6 +390,38 @@ static void a_delay_runs_from_when_the_head_arrived(void)
     }
     curl_easy_cleanup(h);
     CU_ASSERT_EQUAL(stats_counter(s, "stamped="), 2);
+    ds_stop(s);
+}
+
+/* A request pipelined behind a delayed one, both of whose parts arrive
+ * while the first waits, still waits its whole delay after the first
+ * answer: requests are answered strictly in order, and an early stamp must
+ * not shorten the second delay. */
+static void a_pipelined_request_waits_its_delay_after_the_answer_before_it(void)
+{
+    tvl_delay_server *s = ds_spawn_plain(0, 0);
+    int fd = raw_connect(tvl_delay_server_port(s));
+    if (fd >= 0) {
+        char buf[1024];
+        const char first[] = "GET /delay/300 HTTP/1.1\r\nHost: x\r\n\r\n";
+        const char part[] = "GET /delay/100 HTTP/1.1\r\nHost: x\r\n";
+        CU_ASSERT_EQUAL(send(fd, first, sizeof first - 1, MSG_NOSIGNAL), (ssize_t)sizeof first - 1);
+        usleep(50 * 1000);
+        CU_ASSERT_EQUAL(send(fd, part, sizeof part - 1, MSG_NOSIGNAL), (ssize_t)sizeof part - 1);
+        usleep(100 * 1000);
+        CU_ASSERT_EQUAL(send(fd, "\r\n", 2, MSG_NOSIGNAL), 2);
+        CU_ASSERT(read_head(fd, buf, sizeof buf));
+        double t1 = tvl_test_now();
+        /* The second head may have come with the first. */
+        char *second = strstr(buf, "\r\n\r\n");
+        bool both = second != NULL && strstr(second + 4, "\r\n\r\n") != NULL;
+        CU_ASSERT_FALSE(both);
+        CU_ASSERT(read_head(fd, buf, sizeof buf));
+        double gap = tvl_test_now() - t1;
+        CU_ASSERT(gap >= 0.09);
+        CU_ASSERT(gap < 0.1 + ds_slack());
+        close(fd);
+    }
     ds_stop(s);
 }
 
@@ -609,6 +641,7 @@ void test_delay_server_register(void)
         {"plain_http_and_a_thread_server_work_too", plain_http_and_a_thread_server_work_too},
         {"a_silent_client_is_closed_after_the_idle_timeout", a_silent_client_is_closed_after_the_idle_timeout},
         {"a_delay_runs_from_when_the_head_arrived", a_delay_runs_from_when_the_head_arrived},
+        {"a_pipelined_request_waits_its_delay_after_the_answer_before_it", a_pipelined_request_waits_its_delay_after_the_answer_before_it},
         {"a_client_aborting_during_a_delay_frees_its_connection", a_client_aborting_during_a_delay_frees_its_connection},
         {"non_loopback_addresses_are_refused", non_loopback_addresses_are_refused},
         {"the_server_dies_with_its_parent", the_server_dies_with_its_parent},

@@ -1,0 +1,77 @@
+/* Receive stamps on the server's clock (see rx_stamp.h). */
+#include "server/rx_stamp.h"
+
+#include <errno.h>
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+static int64_t ns_of(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000 + (int64_t)t->tv_nsec;
+}
+
+bool tvl__rx_stamp_enable(int listen_fd)
+{
+    int flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE;
+    return setsockopt(listen_fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
+}
+
+/* Reads both clocks; notes a step if their difference moved. Returns the
+ * monotonic reading. */
+static uint64_t watch(tvl__rx_clock *k)
+{
+    struct timespec real, mono;
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    int64_t offset = ns_of(&real) - ns_of(&mono);
+    int64_t moved = offset - k->offset;
+    if (k->known && (moved > TVL__RX_STEP_NS || moved < -TVL__RX_STEP_NS))
+        k->stepped_at = (uint64_t)ns_of(&mono);
+    k->offset = offset;
+    k->known = true;
+    return (uint64_t)ns_of(&mono);
+}
+
+void tvl__rx_clock_watch(tvl__rx_clock *k)
+{
+    (void)watch(k);
+}
+
+ssize_t tvl__rx_recv(tvl__rx_clock *k, int fd, void *buf, size_t cap, int flags,
+                     uint64_t *arrived)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(struct scm_timestamping))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, cap};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                       .msg_controllen = sizeof ctl.buf};
+    *arrived = 0;
+    ssize_t n = recvmsg(fd, &m, flags | MSG_DONTWAIT);
+    if (n <= 0)
+        return n;
+    int saved = errno;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_TIMESTAMPING ||
+            cm->cmsg_len < CMSG_LEN(sizeof(struct scm_timestamping)))
+            continue;
+        struct scm_timestamping st;
+        memcpy(&st, CMSG_DATA(cm), sizeof st);
+        if (st.ts[0].tv_sec <= 0)
+            break;
+        /* The difference now; a step since the last pass shows here too. */
+        uint64_t now = watch(k);
+        int64_t at = ns_of(&st.ts[0]) - k->offset;
+        if (at <= 0 || (uint64_t)at < k->stepped_at)
+            break; /* stamped before a step: not comparable with now */
+        *arrived = (uint64_t)at < now ? (uint64_t)at : now;
+        break;
+    }
+    errno = saved;
+    return n;
+}
