@@ -323,6 +323,13 @@ static void a_silent_client_is_closed_after_the_idle_timeout(void)
     ds_stop(s);
 }
 
+/* Sends all of text on fd (a few bytes: one send). */
+static void send_text(int fd, const char *text)
+{
+    size_t n = strlen(text);
+    CU_ASSERT_EQUAL(send(fd, text, n, MSG_NOSIGNAL), (ssize_t)n);
+}
+
 /* Reads from fd until a whole response head has come (or 5 s pass). */
 static bool read_head(int fd, char *buf, size_t cap)
 {
@@ -360,14 +367,12 @@ static void a_delay_runs_from_when_the_head_arrived(void)
     int fd = raw_connect(tvl_delay_server_port(s));
     if (fd >= 0) {
         char buf[1024];
-        const char first[] = "GET /delay/0 HTTP/1.1\r\nHost: x\r\n\r\n";
-        const char part[] = "GET /delay/100 HTTP/1.1\r\nHost: x\r\n";
-        CU_ASSERT_EQUAL(send(fd, first, sizeof first - 1, MSG_NOSIGNAL), (ssize_t)sizeof first - 1);
+        send_text(fd, "GET /delay/0 HTTP/1.1\r\nHost: x\r\n\r\n");
         CU_ASSERT(read_head(fd, buf, sizeof buf));
-        CU_ASSERT_EQUAL(send(fd, part, sizeof part - 1, MSG_NOSIGNAL), (ssize_t)sizeof part - 1);
+        send_text(fd, "GET /delay/100 HTTP/1.1\r\nHost: x\r\n");
         usleep(150 * 1000);
         double t1 = tvl_test_now();
-        CU_ASSERT_EQUAL(send(fd, "\r\n", 2, MSG_NOSIGNAL), 2);
+        send_text(fd, "\r\n");
         CU_ASSERT(read_head(fd, buf, sizeof buf));
         double waited = tvl_test_now() - t1;
         CU_ASSERT(waited >= 0.1);
@@ -403,13 +408,11 @@ static void a_pipelined_request_waits_its_delay_after_the_answer_before_it(void)
     int fd = raw_connect(tvl_delay_server_port(s));
     if (fd >= 0) {
         char buf[1024];
-        const char first[] = "GET /delay/300 HTTP/1.1\r\nHost: x\r\n\r\n";
-        const char part[] = "GET /delay/100 HTTP/1.1\r\nHost: x\r\n";
-        CU_ASSERT_EQUAL(send(fd, first, sizeof first - 1, MSG_NOSIGNAL), (ssize_t)sizeof first - 1);
+        send_text(fd, "GET /delay/300 HTTP/1.1\r\nHost: x\r\n\r\n");
         usleep(50 * 1000);
-        CU_ASSERT_EQUAL(send(fd, part, sizeof part - 1, MSG_NOSIGNAL), (ssize_t)sizeof part - 1);
+        send_text(fd, "GET /delay/100 HTTP/1.1\r\nHost: x\r\n");
         usleep(100 * 1000);
-        CU_ASSERT_EQUAL(send(fd, "\r\n", 2, MSG_NOSIGNAL), 2);
+        send_text(fd, "\r\n");
         CU_ASSERT(read_head(fd, buf, sizeof buf));
         double t1 = tvl_test_now();
         /* The second head may have come with the first. */

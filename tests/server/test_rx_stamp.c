@@ -83,6 +83,18 @@ static void a_read_reports_when_its_newest_byte_arrived(void)
     pair_close(&p);
 }
 
+/* Sends one byte on the pair, lets it arrive, reads it with the stamp;
+ * returns the time read (0: none). */
+static uint64_t one_byte_arrived(pair *p, tvl__rx_clock *k)
+{
+    CU_ASSERT_EQUAL(send(p->cli, "x", 1, 0), 1);
+    usleep(10 * 1000);
+    char byte;
+    uint64_t at = 1;
+    CU_ASSERT_EQUAL(tvl__rx_recv(k, p->srv, &byte, 1, 0, &at), 1);
+    return at;
+}
+
 /* A wall-clock step between a stamp and its read (simulated by the clock
  * record's remembered difference being a second off) makes the stamp
  * unusable; bytes stamped after the step are timed again. */
@@ -91,23 +103,15 @@ static void a_clock_step_makes_the_stamps_before_it_unusable(void)
     pair p;
     if (!tcp_pair(true, &p))
         return;
-    int cli = p.cli, srv = p.srv;
     tvl__rx_clock k = {0};
     tvl__rx_clock_watch(&k);
     CU_ASSERT_EQUAL(k.stepped_at, 0);
-    CU_ASSERT_EQUAL(send(cli, "x", 1, 0), 1);
-    usleep(10 * 1000);
     k.offset -= 1000000000; /* as if the wall clock had jumped a second ahead */
-    char buf[8];
-    uint64_t at = 1;
-    CU_ASSERT_EQUAL(tvl__rx_recv(&k, srv, buf, sizeof buf, 0, &at), 1);
-    CU_ASSERT_EQUAL(at, 0);
+    CU_ASSERT_EQUAL(one_byte_arrived(&p, &k), 0);
     CU_ASSERT(k.stepped_at > 0);
     usleep(1000);
     uint64_t before = mono_ns();
-    CU_ASSERT_EQUAL(send(cli, "y", 1, 0), 1);
-    usleep(10 * 1000);
-    CU_ASSERT_EQUAL(tvl__rx_recv(&k, srv, buf, sizeof buf, 0, &at), 1);
+    uint64_t at = one_byte_arrived(&p, &k);
     CU_ASSERT(at >= before);
     CU_ASSERT(at <= mono_ns());
     pair_close(&p);
@@ -119,14 +123,8 @@ static void without_stamps_there_is_no_time(void)
     pair p;
     if (!tcp_pair(false, &p))
         return;
-    int cli = p.cli, srv = p.srv;
     tvl__rx_clock k = {0};
-    CU_ASSERT_EQUAL(send(cli, "x", 1, 0), 1);
-    usleep(10 * 1000);
-    char buf[8];
-    uint64_t at = 1;
-    CU_ASSERT_EQUAL(tvl__rx_recv(&k, srv, buf, sizeof buf, 0, &at), 1);
-    CU_ASSERT_EQUAL(at, 0);
+    CU_ASSERT_EQUAL(one_byte_arrived(&p, &k), 0);
     pair_close(&p);
 }
 
