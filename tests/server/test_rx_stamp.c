@@ -89,7 +89,7 @@ static uint64_t one_byte_arrived(pair *p, tvl__rx_clock *k)
 {
     CU_ASSERT_EQUAL(send(p->cli, "x", 1, 0), 1);
     usleep(10 * 1000);
-    char byte;
+    char byte = 0;
     uint64_t at = 1;
     CU_ASSERT_EQUAL(tvl__rx_recv(k, p->srv, &byte, 1, 0, &at), 1);
     return at;
