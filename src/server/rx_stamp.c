@@ -1,7 +1,6 @@
 /* Receive stamps on the server's clock (see rx_stamp.h). */
 #include "server/rx_stamp.h"
 
-#include <errno.h>
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 #include <string.h>
@@ -55,7 +54,6 @@ ssize_t tvl__rx_recv(tvl__rx_clock *k, int fd, void *buf, size_t cap, int flags,
     ssize_t n = recvmsg(fd, &m, flags | MSG_DONTWAIT);
     if (n <= 0)
         return n;
-    int saved = errno;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm != NULL; cm = CMSG_NXTHDR(&m, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SO_TIMESTAMPING ||
             cm->cmsg_len < CMSG_LEN(sizeof(struct scm_timestamping)))
@@ -72,6 +70,5 @@ ssize_t tvl__rx_recv(tvl__rx_clock *k, int fd, void *buf, size_t cap, int flags,
         *arrived = (uint64_t)at < now ? (uint64_t)at : now;
         break;
     }
-    errno = saved;
     return n;
 }

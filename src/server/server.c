@@ -205,18 +205,16 @@ static void conn_update_events(tvl__ds *s, conn *c)
 
 typedef enum io_result { IO_OK, IO_AGAIN, IO_EOF, IO_ERR } io_result;
 
-/* Reads at most cap bytes into buf. */
-static io_result conn_recv(tvl__ds *s, conn *c, char *buf, size_t cap, size_t *got)
+/* Reads at most cap bytes into buf. A plain read given `arrived` notes
+ * there when its newest bytes reached the kernel (rx_stamp.h), in the same
+ * one system call. */
+static io_result conn_recv(tvl__ds *s, conn *c, char *buf, size_t cap, size_t *got,
+                           uint64_t *arrived)
 {
     if (c->ssl == NULL) {
-        /* A head read on a connection that has answered before notes when
-         * its newest bytes arrived (the first request's bytes carry no
-         * stamp: TCP_DEFER_ACCEPT queued them before the accepted socket
-         * existed). Same one system call. */
-        bool stamp = s->rx_stamps && c->state == CS_READ && c->answered;
         for (;;) {
-            ssize_t n = stamp ? tvl__rx_recv(&s->rx_clock, c->fd, buf, cap, 0, &c->arrived)
-                              : read(c->fd, buf, cap);
+            ssize_t n = arrived ? tvl__rx_recv(&s->rx_clock, c->fd, buf, cap, 0, arrived)
+                                : read(c->fd, buf, cap);
             if (n > 0) {
                 *got = (size_t)n;
                 if ((size_t)n < cap)
@@ -260,13 +258,19 @@ static io_result conn_fill(tvl__ds *s, conn *c)
     /* A request's delay runs from when its head reached the kernel, not from
      * when this one thread got to it (after other connections' handshakes,
      * say): each emulated site answers as if it were a server of its own.
-     * Plain connections get the stamp from the read itself (conn_recv). A
-     * TLS read takes one record, which OpenSSL reads whole: look at
-     * everything waiting first, and take the stamp of its newest byte (never
-     * older than the record's last). A record OpenSSL began in an earlier
-     * read has no known end: then the delay runs from now. */
-    if (c->ssl != NULL && s->rx_stamps && c->state == CS_READ) {
-        if (SSL_has_pending(c->ssl)) {
+     * A plain connection gets the stamp from the read itself, once it has
+     * answered before (the first request's bytes carry none: TCP_DEFER_ACCEPT
+     * queued them before the accepted socket existed). A TLS read takes one
+     * record, which OpenSSL reads whole: look at everything waiting first,
+     * and take the stamp of its newest byte (never older than the record's
+     * last). A record OpenSSL began in an earlier read has no known end:
+     * then the delay runs from now. */
+    uint64_t *arrived = NULL;
+    if (s->rx_stamps && c->state == CS_READ) {
+        if (c->ssl == NULL) {
+            if (c->answered)
+                arrived = &c->arrived;
+        } else if (SSL_has_pending(c->ssl)) {
             c->arrived = 0;
         } else {
             ssize_t n = tvl__rx_recv(&s->rx_clock, c->fd, s->peek, sizeof s->peek, MSG_PEEK,
@@ -275,7 +279,7 @@ static io_result conn_fill(tvl__ds *s, conn *c)
                 return IO_AGAIN;
         }
     }
-    io_result r = conn_recv(s, c, s->scratch, room, &got);
+    io_result r = conn_recv(s, c, s->scratch, room, &got, arrived);
     if (r != IO_OK)
         return r;
     if (c->in_len + got > c->in_cap) {
@@ -298,7 +302,7 @@ static io_result conn_discard(tvl__ds *s, conn *c)
         size_t got;
         if (c->ssl == NULL && !c->maybe_more)
             return IO_AGAIN;
-        io_result r = conn_recv(s, c, s->scratch, sizeof s->scratch, &got);
+        io_result r = conn_recv(s, c, s->scratch, sizeof s->scratch, &got, NULL);
         if (r != IO_OK)
             return r;
     }
