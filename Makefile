@@ -123,7 +123,7 @@ endif
 # Generated suite tables are intermediates; keep them.
 .SECONDARY: $(foreach g,$(TEST_GROUPS),$(B)/gen/suites-$(g).c)
 
-.PHONY: all test test-run test-scripts check-deps clean install uninstall bench plot targets help \
+.PHONY: all test test-run test-scripts check-deps clean install uninstall bench plot targets compare help \
         fuzz fuzz-run lint test-valgrind
 .DEFAULT_GOAL := all
 
@@ -141,9 +141,10 @@ endif
 help:
 	@echo "make [all]            build libtvl, the delay server and both benchmark binaries into $(B)/"
 	@echo "make test             check dependencies, build and run every CUnit runner"
-	@echo "make bench [QUICK=1]  run the benchmark sweep into results/ and draw the plots"
+	@echo "make bench [QUICK=1] [RESULTS=DIR] run the benchmark sweep into results/ and draw the plots"
 	@echo "make plot             redraw results/figures/ from results/ without running anything"
 	@echo "make targets [ROUNDS=5] measure the issues' performance targets, print a table"
+	@echo "make compare OTHER=DIR [ALL=1] results/ beside another make bench's results, figure by figure"
 	@echo "make test-scripts     test the Python side (sweep plan, asyncio reference, plots, validator)"
 	@echo "make test-valgrind    every CUnit runner under valgrind memcheck"
 	@echo "make fuzz             libFuzzer on the CLI, URL-file and HTTP request parsers (FUZZ_SECONDS=30)"
@@ -151,6 +152,7 @@ help:
 	@echo "make install          install libtvl's headers, libtvl.a and tvl.pc under DESTDIR/PREFIX"
 	@echo "variables: CC CFLAGS LDFLAGS SANITIZE=thread|address,undefined PREFIX DESTDIR V=1 PYTHON"
 	@echo "           FIBER_SWITCH=ucontext QUICK=1 FUZZ_SECONDS=N ROUNDS=N TARGETS_JSON=FILE"
+	@echo "           RESULTS=DIR (bench, plot, compare; default results) OTHER=DIR ALL=1 (compare)"
 
 # The flags a variant was built with; objects depend on it so that a change
 # of CC or CFLAGS rebuilds what it must.
@@ -308,14 +310,23 @@ test-scripts:
 # The sweep runs the binaries of the default build; missing aiohttp only
 # skips the asyncio reference (bench.py says so). Plots are drawn before the
 # results are validated, so that a schema problem does not hide them.
+# RESULTS=DIR writes (or draws) another directory than results/, e.g. to
+# keep the committed run and compare a new one with it.
+RESULTS ?= results
 bench: check-deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)$(PYTHON) scripts/bench.py --build $(B) --python $(PYTHON) $(if $(filter 1,$(QUICK)),--quick)
-	$(Q)$(PYTHON) scripts/plot.py
-	$(Q)$(PYTHON) scripts/validate_results.py results
+	$(Q)$(PYTHON) scripts/bench.py --build $(B) --python $(PYTHON) --results $(RESULTS) $(if $(filter 1,$(QUICK)),--quick)
+	$(Q)$(PYTHON) scripts/plot.py --results $(RESULTS)
+	$(Q)$(PYTHON) scripts/validate_results.py $(RESULTS)
 
 plot:
-	$(Q)$(PYTHON) scripts/plot.py
+	$(Q)$(PYTHON) scripts/plot.py --results $(RESULTS)
+
+# Another make bench's results beside results/ (or RESULTS): the headline
+# figures of both and their ratio, as a Markdown table.
+compare:
+	$(if $(OTHER),,$(error make compare needs OTHER=DIR, the results directory of another make bench))
+	$(Q)$(PYTHON) scripts/compare_runs.py $(RESULTS) $(OTHER) $(if $(filter 1,$(ALL)),--all)
 
 # The issues' performance targets, each measured ROUNDS times (default 5),
 # with the bare clients beside them; a table, and TARGETS_JSON if given.

@@ -342,6 +342,87 @@ def bench_plans_fit_their_budgets():
             check(fixed2 and "exceeds" in fixed2[0], "a fixed pool of 2 at N=1000 is skipped")
 
 
+# ---- two results side by side (scripts/compare_runs.py) -------------------------------
+
+def compare(*args):
+    return run([PY, os.path.join(SCRIPTS, "compare_runs.py")] + list(args))
+
+
+def table_row(out, figure):
+    """The cells of the row whose figure starts with `figure`."""
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells and cells[0].startswith(figure):
+            return cells
+    raise AssertionError(f"no row {figure!r} in:\n{out}")
+
+
+@test
+def compare_runs_puts_two_results_side_by_side():
+    """B is the fixture with the threads HTTP demo 10 ms slower in every
+    way and the pool's fib twice as slow, and without the loop's sleep
+    demo: the rows show the change and its ratio, the missing run is
+    counted and left out, and a run against itself gives ratios of 1."""
+    with tempfile.TemporaryDirectory() as tmp:
+        b = os.path.join(tmp, "slower")
+        shutil.copytree(FIXTURE, b)
+        path = os.path.join(b, "runs", "demo-http-threads.json")
+        with open(path) as f:
+            ways = json.load(f)
+        for w in ways:
+            w["wall_s"] += 0.010
+        with open(path, "w") as f:
+            json.dump(ways, f)
+        path = os.path.join(b, "runs", "pool-bench.json")
+        with open(path) as f:
+            pool = json.load(f)
+        pool["fib_s"] *= 2
+        with open(path, "w") as f:
+            json.dump(pool, f)
+        with open(os.path.join(b, "index.json")) as f:
+            index = json.load(f)
+        index["runs"] = [r for r in index["runs"] if r["id"] != "demo-sleep-loop"]
+        with open(os.path.join(b, "index.json"), "w") as f:
+            json.dump(index, f)
+
+        r = compare(FIXTURE, b, "--all")
+        check(r.returncode == 0, f"exit {r.returncode}: {r.stderr}")
+        cells = table_row(r.stdout, "threads: slowest concurrent way past")
+        va, vb = float(cells[1]), float(cells[2])
+        check(abs(vb - va - 10.0) < 0.02, f"10 ms slower: {cells}")
+        cells = table_row(r.stdout, "fib(30)")
+        check(cells[3] == "2.00", f"fib twice as slow: {cells}")
+        check(not any(ln.startswith("| loop: worst") for ln in r.stdout.splitlines()),
+              "the loop's sleep demo is missing from B: no row")
+        check("n=16: wall" in r.stdout, "--all shows the fixture's sweep points")
+
+        same = compare(FIXTURE, FIXTURE, "--all")
+        check(same.returncode == 0, same.stderr)
+        # The fixture has no cost or baseline runs: those rows are missing
+        # from both; B lacks the loop's two sleep-demo figures besides.
+        def missing(out):
+            m = re.search(r"^(\d+) figure\(s\) missing", out, re.M)
+            return int(m.group(1)) if m else 0
+        check(missing(r.stdout) == missing(same.stdout) + 2,
+              f"missing: {missing(r.stdout)} against {missing(same.stdout)} + 2")
+        ratios = [ln.rstrip(" |").rsplit("|", 1)[1].strip() for ln in same.stdout.splitlines()
+                  if ln.startswith("| ") and not ln.startswith("| **") and "kernel" not in ln
+                  and "figure" not in ln]
+        check(ratios and all(x in ("1.00", "") for x in ratios), f"self ratios: {ratios[:8]}")
+
+
+@test
+def compare_runs_bad_input():
+    r = compare(FIXTURE)
+    check(r.returncode == 2, f"one directory: exit {r.returncode}")
+    r = compare(FIXTURE, "/nonexistent/results")
+    check(r.returncode == 2 and "not a directory" in r.stderr, f"{r.returncode}: {r.stderr}")
+    with tempfile.TemporaryDirectory() as tmp:
+        r = compare(FIXTURE, tmp)
+        check(r.returncode == 1 and r.stderr.count("\n") == 1 and "index.json" in r.stderr,
+              f"no index: {r.returncode}: {r.stderr}")
+
+
 # ---- the targets table (scripts/targets.py) -------------------------------------------
 
 def built(name):
