@@ -1,5 +1,6 @@
-/* CRC-32 (core/crc32.h): the published check values, and the sliced loop
- * against the definition, bit by bit, at every length and alignment. */
+/* CRC-32 (core/crc32.h): the published check values, the sliced loop
+ * against the definition, bit by bit, at every length and alignment, and
+ * the folding loop against the tables. */
 #include "core/crc32.h"
 #include "test_util.h"
 
@@ -56,6 +57,49 @@ static void pieces_give_the_same_crc_as_the_whole(void)
     CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* Long buffers go through the folding loop where the CPU has one: every
+ * length from 0 to 1,100 bytes (each count of 64-byte steps, 16-byte
+ * steps and tail bytes) at each of 16 alignments, from initial values
+ * that are not 0, against the tables; and a 245 kB body in the pieces a
+ * client reads it in. */
+static void long_buffers_give_the_tables_crc(void)
+{
+    static unsigned char buf[245000];
+    uint32_t x = 88172645u;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        buf[i] = (unsigned char)x;
+    }
+    int bad = 0;
+    for (size_t off = 0; off < 16; off++)
+        for (size_t n = 0; n <= 1100; n++) {
+            uint32_t init = (uint32_t)(n * 2654435761u + off);
+            bad += tvl__crc32(init, buf + off, n) != tvl__crc32_tables(init, buf + off, n);
+        }
+    CU_ASSERT_EQUAL(bad, 0);
+    uint32_t whole = tvl__crc32(0, buf, sizeof buf);
+    CU_ASSERT_EQUAL(whole, tvl__crc32_tables(0, buf, sizeof buf));
+    CU_ASSERT_EQUAL(whole, crc32_bitwise(0, buf, sizeof buf));
+    size_t pieces[] = {16384, 1000, 63, 65};
+    for (size_t k = 0; k < sizeof pieces / sizeof pieces[0]; k++) {
+        uint32_t h = 0;
+        for (size_t o = 0; o < sizeof buf; o += pieces[k])
+            h = tvl__crc32(h, buf + o, sizeof buf - o < pieces[k] ? sizeof buf - o : pieces[k]);
+        CU_ASSERT_EQUAL(h, whole);
+    }
+}
+
+/* On x86-64 the folding loop is what runs when the CPU can do it, so
+ * that the test above tests it. */
+static void folds_where_the_cpu_can(void)
+{
+#if defined(__x86_64__)
+    CU_ASSERT_EQUAL(tvl__crc32_folds(), __builtin_cpu_supports("pclmul") != 0);
+#else
+    CU_ASSERT_FALSE(tvl__crc32_folds());
+#endif
+}
+
 void test_crc32_register(void)
 {
     static CU_TestInfo tests[] = {
@@ -63,6 +107,8 @@ void test_crc32_register(void)
         {"matches_the_bitwise_definition_at_every_length_and_alignment",
          matches_the_bitwise_definition_at_every_length_and_alignment},
         {"pieces_give_the_same_crc_as_the_whole", pieces_give_the_same_crc_as_the_whole},
+        {"long_buffers_give_the_tables_crc", long_buffers_give_the_tables_crc},
+        {"folds_where_the_cpu_can", folds_where_the_cpu_can},
         CU_TEST_INFO_NULL,
     };
     tvl_test_add_suite("crc32", tests);
