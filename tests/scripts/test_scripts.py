@@ -1,9 +1,12 @@
 #!/usr/bin/python3
 """Tests of the Python side of the benchmark: the validator, the plots, the
-asyncio reference and the sweep's plan. Runs on the committed fixture
-(tests/scripts/fixture/, made by make_fixture.py) without the C binaries or
-a network. Prints one line per test and `N passed, M failed`; exits 1 if any
-failed. Run with the interpreter that has matplotlib (make test-scripts).
+asyncio reference, the sweep's plan, compare_runs.py, targets.py and
+lab.py. Most run on the committed fixture (tests/scripts/fixture/, made by
+make_fixture.py) or on stand-in programs; those that need the C binaries
+take them from $B (default build/) and are skipped when they are not
+built. Nothing leaves loopback. Prints one line per test and `N passed, M
+failed`; exits 1 if any failed. Run with the interpreter that has
+matplotlib (make test-scripts).
 """
 
 import copy
@@ -603,6 +606,129 @@ def targets_refuse_figures_from_a_failed_server_bench():
         except targets.RunFailed:
             continue
         raise AssertionError("figures taken from a failed run:\n" + bad)
+
+
+# ---- the lab (scripts/lab.py) -----------------------------------------------------------
+
+def run_lab(*args, timeout=60):
+    return run([PY, os.path.join(SCRIPTS, "lab.py")] + list(args), timeout=timeout)
+
+
+@test
+def lab_usage_errors_exit_2():
+    for args, says in ((["--only", "bogus"], "unknown experiment bogus"),
+                       (["--only", ","], "no experiment"),
+                       (["--requests", "1"], "--requests 1"),
+                       (["--build", "/nonexistent"], "missing: run make first")):
+        r = run_lab(*args)
+        check(r.returncode == 2, f"{args}: exit {r.returncode}")
+        last = r.stderr.strip().splitlines()[-1]
+        check(says in last and last.startswith("lab.py: "), f"{args}: {last}")
+
+
+@test
+def lab_runs_every_experiment_on_both_builds():
+    """The quick lab on the real binaries: five experiments, ten
+    predictions, each judged (held or not: timing is the machine's), no
+    run failed, and every run's records kept with their counts adding up."""
+    if not all(built(p) for p in ("bench-threads", "bench-loop", "delay-server")):
+        print("     (bench-threads, bench-loop or delay-server not built: skipped)")
+        return
+    build = os.environ.get("B", os.path.join(REPO, "build"))
+    with tempfile.TemporaryDirectory() as tmp:
+        r = run_lab("--build", build, "--quick", "--keep", tmp, timeout=300)
+        check(r.returncode in (0, 1), f"exit {r.returncode}: {r.stderr[-500:]}")
+        out = r.stdout
+        for n, title in enumerate(("Sum or max?", "What does a waiting request cost?",
+                                   "What sets the time", "When one request fails",
+                                   "A server that never answers"), 1):
+            check(f"\n{n}. {title}" in out, f"experiment {n} missing")
+        verdicts = re.findall(r"^   (held|did not hold): ", out, re.M)
+        check(len(verdicts) == 10, f"{len(verdicts)} predictions judged")
+        held = verdicts.count("held")
+        check(f"{held} of 10 predictions held, in 15 runs\n" in out, out[-400:])
+        check("run failed" not in out and "could not finish" not in out, out[-400:])
+        check(r.returncode == (0 if held == 10 else 1), "exit status follows the verdicts")
+        kept = sorted(os.listdir(tmp))
+        check(len(kept) == 15, str(kept))
+        for name in kept:
+            with open(os.path.join(tmp, name)) as f:
+                for rec in json.load(f):
+                    check(rec["ok"] + rec["failed"] == rec["n"], f"{name}: {rec['pattern']}")
+    for line in re.findall(r"^  did not hold: .*", out, re.M):  # timing is the machine's
+        print(f"     (on this run: {line.strip()})")
+
+
+FAKE_BENCH_CRASH = """import sys
+sys.stderr.write("bench: something broke\\n")
+sys.exit(3)
+"""
+
+
+@test
+def lab_names_a_failed_run_and_stops_its_server():
+    """A bench-loop that crashes: the experiment is reported as failed
+    with the program's message, the others still run, exit 1, and the
+    delay server the lab started is stopped."""
+    with tempfile.TemporaryDirectory() as tmp:
+        build = fake_build(tmp, {"delay-server": FAKE_SERVER, "bench-threads": FAKE_BENCH_CRASH,
+                                 "bench-loop": FAKE_BENCH_CRASH})
+        t0 = time.monotonic()
+        r = run_lab("--build", build, "--only", "sum,timeout")
+        check(r.returncode == 1, f"exit {r.returncode}: {r.stderr[-300:]}")
+        check(time.monotonic() - t0 < 30, "the fake server was waited for, not stopped")
+        for exp in ("sum", "timeout"):
+            check(re.search(rf"failed: {exp}: bench-threads .*exit 3 \(expected \d\): "
+                            r"bench: something broke", r.stdout), r.stdout[-600:])
+        check("0 of 0 predictions held, in 2 runs; 2 experiment(s) could not finish"
+              in r.stdout, r.stdout[-400:])
+
+
+FAKE_SERVER_PIDFILE = """import os, signal, sys, time
+open(os.path.join(os.path.dirname(sys.argv[0]), "server.pid"), "w").write(str(os.getpid()))
+print("READY url=http://127.0.0.1:9 ca=- pid=0", flush=True)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+time.sleep(60)
+"""
+FAKE_BENCH_HANG = """import os, sys, time
+open(os.path.join(os.path.dirname(sys.argv[0]), "bench.pid"), "w").write(str(os.getpid()))
+time.sleep(60)
+"""
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie is not running
+        return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@test
+def lab_stopped_by_sigterm_leaves_nothing_running():
+    """SIGTERM in the middle of a run: exit 130, and neither the program
+    it was running nor its delay server is left behind."""
+    import signal
+    with tempfile.TemporaryDirectory() as tmp:
+        build = fake_build(tmp, {"delay-server": FAKE_SERVER_PIDFILE,
+                                 "bench-threads": FAKE_BENCH_HANG, "bench-loop": FAKE_BENCH_HANG})
+        p = subprocess.Popen([PY, os.path.join(SCRIPTS, "lab.py"), "--build", build,
+                              "--only", "limit"], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(os.path.join(tmp, "bench.pid")):
+            check(time.monotonic() < deadline and p.poll() is None, "the fake bench never ran")
+            time.sleep(0.05)
+        time.sleep(0.2)
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=20)
+        check(p.returncode == 130, f"exit {p.returncode}: {err}")
+        check("lab.py: interrupted" in err, err)
+        for name in ("server.pid", "bench.pid"):
+            with open(os.path.join(tmp, name)) as f:
+                pid = int(f.read())
+            check(not alive(pid), f"{name}: {pid} still running")
 
 
 def main():

@@ -1,0 +1,392 @@
+#!/usr/bin/python3
+"""A lab for a class on threads vs an event loop (`make lab`).
+
+Five short experiments, each run on both builds (build/bench-threads and
+build/bench-loop, the same pattern code) and each showing one lesson with
+this machine's own numbers: the figures, what the model predicts, whether
+the prediction held, and the lesson in a sentence. docs/lab.md has a run
+of it and questions to ask about each experiment.
+
+  sum       the sleep demo's seven ways: sequential ways take the sum of
+            the waits, concurrent ways the longest one
+  cost      N concurrent 200 ms requests: what a waiting request costs in
+            threads, memory and CPU on each build
+  limit     20 requests of 100 ms under a limit of 4 (a fixed pool of 4
+            threads, 4 connections): the limit sets the time, not the
+            runtime
+  failure   one request fails among slow ones: gather raises at once and
+            lets the others run, wait raises nothing, a task group cancels
+            the siblings
+  timeout   a server that never answers: a per-request timeout turns the
+            hang into one counted failure
+
+Experiments 2-5 share one plain-HTTP delay server (build/delay-server on a
+free loopback port), stopped at exit.
+
+Usage: scripts/lab.py [--build DIR] [--only LIST] [--quick] [--requests N]
+                      [--keep DIR]
+Exit status: 0 when every run went as it should and every prediction
+held, 1 otherwise (each run or prediction that did not is named), 2 on a
+usage error.
+"""
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+from delay_server import DelayServer  # scripts/delay_server.py
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BACKENDS = ("threads", "loop")
+EXPERIMENTS = ("sum", "cost", "limit", "failure", "timeout")
+WAYS = ("iterator", "sequential", "gather", "wait", "as_completed", "tasks", "taskgroup")
+SEQUENTIAL_WAYS = ("iterator", "sequential")
+SLEEP_DEMO_S = (0, 1, 2, 3)  # the sleep demo's four tasks (MISSION.md)
+RUN_TIMEOUT_S = 120
+WIDTH = 100  # output lines are wrapped to this many columns
+
+
+def say(label, text):
+    """One indented paragraph: label, then text wrapped under it."""
+    print(textwrap.fill(text, WIDTH, initial_indent=f"   {label}",
+                        subsequent_indent=" " * (3 + len(label))))
+
+
+class RunFailed(Exception):
+    pass
+
+
+class Lab:
+    """Runs the programs and keeps the tally of predictions."""
+
+    def __init__(self, build, keep):
+        self.build = build
+        self.keep = keep
+        self.runs = 0
+        self.held = 0
+        self.missed = []
+        self.failed_runs = []
+
+    def bench(self, backend, args, expect_status=0):
+        """Runs bench-BACKEND --quiet --export-json; returns its records.
+        A run whose exit status is not expect_status (1 where a request is
+        meant to fail) or whose counts do not add up is a failed run."""
+        self.runs += 1
+        name = f"bench-{backend}"
+        with tempfile.TemporaryDirectory(prefix="tvl-lab-") as d:
+            out = os.path.join(self.keep or d, f"{self.runs:02d}-{backend}.json")
+            argv = [os.path.join(self.build, name), "--quiet", "--export-json", out] + args
+            try:
+                p = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                   text=True, timeout=RUN_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                raise RunFailed(f"{name} took over {RUN_TIMEOUT_S} s")
+            except OSError as e:
+                raise RunFailed(f"cannot run {argv[0]}: {e.strerror}")
+            if p.returncode != expect_status:
+                last = (p.stderr.strip().splitlines() or ["(no message)"])[-1]
+                raise RunFailed(f"{name} {' '.join(args)}: exit {p.returncode} "
+                                f"(expected {expect_status}): {last}")
+            try:
+                with open(out) as f:
+                    records = json.load(f)
+                for r in records:
+                    if r["ok"] + r["failed"] != r["n"] or len(r["requests"]) != r["n"]:
+                        raise RunFailed(f"{name} {r['pattern']}: ok {r['ok']} + failed "
+                                        f"{r['failed']} != n {r['n']}")
+            except (OSError, ValueError, KeyError, TypeError) as e:
+                raise RunFailed(f"{name}: no readable records ({e})")
+        return {r["pattern"]: r for r in records}
+
+    def predict(self, holds, what, why_not=""):
+        """Prints one prediction and whether it held."""
+        if holds:
+            self.held += 1
+            say("held: ", what)
+        else:
+            self.missed.append(what)
+            say("did not hold: ", what + (f" ({why_not})" if why_not else ""))
+
+
+def near(got, ideal, rel=0.1, abs_s=0.02):
+    """Within a generous band of the ideal: this is a lesson, not a target."""
+    return abs(got - ideal) <= abs_s + rel * ideal
+
+
+def heading(n, title, setup):
+    print(f"\n{n}. {title}")
+    say("", setup)
+
+
+def lesson(text):
+    say("lesson: ", text)
+
+
+# ---- 1. sum or max ---------------------------------------------------------------------
+
+def exp_sum(lab, a, server):
+    scale = a.scale
+    waits = [t * scale for t in SLEEP_DEMO_S]
+    heading(1, "Sum or max?",
+            f"the sleep demo: four tasks sleeping {', '.join(f'{w:g}' for w in waits)} s "
+            f"(--workload sleep --scale {scale:g}), the seven ways, both builds")
+    recs = {b: lab.bench(b, ["--workload", "sleep", "--scale", f"{scale:g}"]) for b in BACKENDS}
+    print(f"   {'way':<14}{'ideal':>9}{'threads':>11}{'loop':>11}")
+    worst = {}
+    for way in WAYS:
+        ideal = sum(waits) if way in SEQUENTIAL_WAYS else max(waits)
+        row = [recs[b][way]["wall_s"] for b in BACKENDS]
+        print(f"   {way:<14}{ideal:>8.3f}s" + "".join(f"{w:>10.4f}s" for w in row))
+        for b, w in zip(BACKENDS, row):
+            worst[(b, way)] = w - ideal
+    seq_ok = all(near(recs[b][w]["wall_s"], sum(waits)) for b in BACKENDS for w in SEQUENTIAL_WAYS)
+    con_ok = all(near(recs[b][w]["wall_s"], max(waits)) for b in BACKENDS
+                 for w in WAYS if w not in SEQUENTIAL_WAYS)
+    far = max(worst.items(), key=lambda kv: abs(kv[1]))
+    lab.predict(seq_ok, f"the two sequential ways took the sum of the waits ({sum(waits):g} s) "
+                        "on both builds")
+    lab.predict(con_ok, f"the five concurrent ways took the longest wait ({max(waits):g} s) "
+                        "on both builds",
+                f"{far[0][0]} {far[0][1]} was {far[1] * 1e3:+.1f} ms off")
+    lesson("async code is only concurrent where tasks are started before they are awaited; "
+           "the iterator and the await-each-in-turn loop wait one task at a time, whatever "
+           "the runtime underneath.")
+
+
+# ---- 2. what a waiting request costs ---------------------------------------------------
+
+def exp_cost(lab, a, server):
+    n = a.requests
+    url = f"{server.url}/delay/200"
+    heading(2, "What does a waiting request cost?",
+            f"gather over {n} concurrent requests of 200 ms (plain HTTP), and over 1 for the "
+            "baseline, both builds")
+    one = {b: lab.bench(b, ["--pattern", "gather", "-n", "1", url])["gather"] for b in BACKENDS}
+    many = {b: lab.bench(b, ["--pattern", "gather", "-n", str(n), url])["gather"]
+            for b in BACKENDS}
+    per_kib = {b: (many[b]["max_rss_kib"] - one[b]["max_rss_kib"]) / (n - 1) for b in BACKENDS}
+    cpu_us = {b: (many[b]["cpu_user_s"] + many[b]["cpu_sys_s"]) / n * 1e6 for b in BACKENDS}
+    rows = (("wall", lambda b: f"{many[b]['wall_s']:.3f} s"),
+            ("OS threads started", lambda b: f"{many[b]['threads_started']}"),
+            ("most threads alive at once", lambda b: f"{many[b]['peak_threads']}"),
+            ("peak memory (RSS)", lambda b: f"{many[b]['max_rss_kib'] / 1024:.1f} MiB"),
+            ("memory a waiting request", lambda b: f"{per_kib[b]:.1f} KiB"),
+            ("CPU a request", lambda b: f"{cpu_us[b]:.0f} us"))
+    print(f"   {'':<28}{'threads':>12}{'loop':>12}")
+    for label, fmt in rows:
+        print(f"   {label:<28}" + "".join(f"{fmt(b):>12}" for b in BACKENDS))
+    print(f"   (memory a waiting request: peak RSS above the 1-request run's, / {n - 1})")
+    t = many["threads"]["threads_started"]
+    lab.predict(t >= 0.9 * n, f"the threads build started a thread for nearly every waiting "
+                              f"request ({t} for {n})")
+    lab.predict(many["loop"]["threads_started"] == 0 and many["loop"]["peak_threads"] == 1,
+                "the loop build ran them all on its one thread",
+                f"it started {many['loop']['threads_started']}")
+    lab.predict(per_kib["loop"] < per_kib["threads"],
+                f"a waiting request held less memory as a fiber ({per_kib['loop']:.1f} KiB) "
+                f"than as a blocked thread ({per_kib['threads']:.1f} KiB)")
+    lesson("a blocking wait parks a whole thread (a kernel task, a stack, a libcurl handle), "
+           "an event loop parks a fiber and a socket; both finish in about the delay, the "
+           "difference is what each waiting request holds and what starting it costs.")
+
+
+# ---- 3. the limit, not the runtime -----------------------------------------------------
+
+def exp_limit(lab, a, server):
+    n, delay_s, width = 20, 0.1, 4
+    url = f"{server.url}/delay/{delay_s * 1e3:.0f}"
+    waves = -(-n // width)
+    heading(3, "What sets the time: the runtime or the limit?",
+            f"gather over {n} requests of {delay_s * 1e3:.0f} ms, with and without a limit "
+            f"of {width}")
+    cases = (("threads", "no limit", [], delay_s),
+             ("threads", f"a fixed pool of {width} threads (--threads {width})",
+              ["--threads", str(width)], waves * delay_s),
+             ("threads", f"{width} connections (--connections {width})",
+              ["--connections", str(width)], waves * delay_s),
+             ("loop", "no limit", [], delay_s),
+             ("loop", f"{width} connections (--connections {width})",
+              ["--connections", str(width)], waves * delay_s))
+    print(f"   {'build':<9}{'limit':<44}{'ideal':>8}{'wall':>10}")
+    off = []
+    for backend, label, extra, ideal in cases:
+        r = lab.bench(backend, ["--pattern", "gather", "-n", str(n)] + extra + [url])["gather"]
+        print(f"   {backend:<9}{label:<44}{ideal:>7.3f}s{r['wall_s']:>9.3f}s")
+        if not near(r["wall_s"], ideal):
+            off.append(f"{backend}, {label}: {r['wall_s']:.3f} s")
+    lab.predict(not off, f"with no limit each build took one delay ({delay_s:g} s); with a "
+                         f"limit of {width}, {waves} waves ({waves * delay_s:g} s), "
+                         "whatever enforced it", "; ".join(off))
+    lesson(f"{n} waits through {width} slots take ⌈{n}/{width}⌉ rounds of the delay; a pool of "
+           f"{width} threads is a limit of {width} waits, like a semaphore or a connection "
+           "limit in an event loop.")
+
+
+# ---- 4. when one request fails ---------------------------------------------------------
+
+def exp_failure(lab, a, server):
+    u = server.url
+    urls = [f"{u}/delay/300", f"{u}/delay/50/fault/reset", f"{u}/delay/400", f"{u}/status/500"]
+    heading(4, "When one request fails",
+            "4 requests: 300 ms; reset by the server after 50 ms; 400 ms; an immediate 500 "
+            "(gather, wait, taskgroup)")
+    print(f"   {'way':<11}{'build':<9}{'returned after':>15}{'ok':>4}{'failed':>8}"
+          f"{'cancelled':>11}  raised")
+    recs = {b: lab.bench(b, ["--pattern", "gather,wait,taskgroup"] + urls, expect_status=1)
+            for b in BACKENDS}
+    for way in ("gather", "wait", "taskgroup"):
+        for b in BACKENDS:
+            r = recs[b][way]
+            cancelled = sum(1 for q in r["requests"] if q["error"] == "cancelled")
+            print(f"   {way:<11}{b:<9}{r['wall_s']:>14.3f}s{r['ok']:>4}{r['failed']:>8}"
+                  f"{cancelled:>11}  {r['error'] or '-'}")
+
+    def all_of(way, cond):
+        return all(cond(recs[b][way]) for b in BACKENDS)
+
+    def cancelled(r):
+        return sum(1 for q in r["requests"] if q["error"] == "cancelled")
+
+    lab.predict(all_of("gather", lambda r: r["wall_s"] < 0.05 and "status" in (r["error"] or "")
+                       and r["ok"] == 2),
+                "gather raised the first error (the 500) at once, and the two slow requests "
+                "still finished")
+    lab.predict(all_of("wait", lambda r: r["wall_s"] >= 0.39 and not r["error"]
+                       and r["ok"] == 2 and r["failed"] == 2),
+                "wait raised nothing: it returned when all four had ended, the failures "
+                "inside the done set")
+    lab.predict(all_of("taskgroup", lambda r: r["wall_s"] < 0.05 and r["error"]
+                       and r["ok"] == 0 and cancelled(r) == 3),
+                "the task group cancelled its three running children at the first failure")
+    lesson("gather's first error does not stop the other tasks (they run on, unwatched); a "
+           "task group does, and reports every failure; wait leaves the choice to you.")
+
+
+# ---- 5. a server that never answers ----------------------------------------------------
+
+def exp_timeout(lab, a, server):
+    timeout_ms = 200
+    urls = [f"{server.url}/fault/stall", f"{server.url}/delay/100"]
+    heading(5, "A server that never answers",
+            f"gather over /fault/stall (no answer, ever) and /delay/100, with --timeout-ms "
+            f"{timeout_ms}")
+    ok = True
+    for b in BACKENDS:
+        r = lab.bench(b, ["--pattern", "gather", "--timeout-ms", str(timeout_ms)] + urls,
+                      expect_status=1)["gather"]
+        errs = [q["error"] for q in r["requests"] if q["error"]]
+        print(f"   {b:<9}{r['wall_s']:.3f} s, {r['ok']} ok, {r['failed']} failed: "
+              f"{errs[0] if errs else '-'}")
+        ok = ok and near(r["wall_s"], timeout_ms / 1e3) and r["ok"] == 1 and len(errs) == 1 \
+            and errs[0].startswith("timed out")
+    lab.predict(ok, f"the stalled request failed as timed out after {timeout_ms} ms on both "
+                    "builds, and the other one succeeded")
+    lesson("without a timeout this way never ends (the server keeps the connection open until "
+           "the client closes it); every wait on something outside the program needs a bound, and "
+           "its expiry is an answer to count, not a hang.")
+
+
+RUNNERS = {"sum": exp_sum, "cost": exp_cost, "limit": exp_limit, "failure": exp_failure,
+           "timeout": exp_timeout}
+
+
+class UsageError(Exception):
+    pass
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def parse_args(argv):
+    p = Parser(prog="lab.py", description="Five experiments on threads vs an event loop, "
+               "measured on this machine with both builds (docs/lab.md).",
+               epilog="Exit status: 0 when every run went as it should and every prediction "
+               "held, 1 otherwise, 2 on a usage error.")
+    p.add_argument("--build", default=os.path.join(REPO, "build"), metavar="DIR",
+                   help="where the binaries are (default: build/)")
+    p.add_argument("--only", default=",".join(EXPERIMENTS), metavar="LIST",
+                   help=f"a comma-separated subset of {','.join(EXPERIMENTS)}")
+    p.add_argument("--quick", action="store_true",
+                   help="smaller: the sleep demo at --scale 0.05, 200 requests in 'cost'")
+    p.add_argument("--requests", type=int, default=None, metavar="N",
+                   help="requests in 'cost' (default 1000; --quick 200)")
+    p.add_argument("--keep", metavar="DIR", help="keep every run's JSON records in DIR")
+    a = p.parse_args(argv)
+    a.groups = [g for g in a.only.split(",") if g]
+    for g in a.groups:
+        if g not in EXPERIMENTS:
+            raise UsageError(f"unknown experiment {g} (choose from {','.join(EXPERIMENTS)})")
+    if not a.groups:
+        raise UsageError("--only names no experiment")
+    if a.requests is None:
+        a.requests = 200 if a.quick else 1000
+    if not 2 <= a.requests <= 10000:
+        raise UsageError(f"--requests {a.requests}: must be 2..10000")
+    a.scale = 0.05 if a.quick else 0.1
+    if a.keep:
+        try:
+            os.makedirs(a.keep, exist_ok=True)
+        except OSError as e:
+            raise UsageError(f"--keep {a.keep}: {e.strerror}")
+    return a
+
+
+def interrupted(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM ends the lab as Ctrl-C does: server stopped
+
+
+def main(argv=None):
+    signal.signal(signal.SIGTERM, interrupted)
+    try:
+        a = parse_args(sys.argv[1:] if argv is None else argv)
+        needs = ["bench-threads", "bench-loop"]
+        if any(g != "sum" for g in a.groups):
+            needs.append("delay-server")
+        for prog in needs:
+            if not os.access(os.path.join(a.build, prog), os.X_OK):
+                raise UsageError(f"{a.build}/{prog} is missing: run make first")
+    except UsageError as e:
+        print(f"lab.py: {e} (try --help)", file=sys.stderr)
+        return 2
+    lab = Lab(a.build, a.keep)
+    print("make lab: threads vs an event loop in five experiments, measured here")
+    print("(build/bench-threads and build/bench-loop: the same pattern code, two runtimes)")
+    server = None
+    try:
+        if any(g != "sum" for g in a.groups):
+            server = DelayServer(os.path.join(a.build, "delay-server"), plain_http=True, scale=1.0)
+        for g in a.groups:
+            try:
+                RUNNERS[g](lab, a, server)
+            except RunFailed as e:
+                lab.failed_runs.append(f"{g}: {e}")
+                print(f"   run failed: {e}")
+    except RuntimeError as e:  # the delay server did not start
+        lab.failed_runs.append(str(e))
+        print(f"   {e}")
+    except KeyboardInterrupt:  # subprocess.run has killed the running program
+        print("\nlab.py: interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if server is not None:
+            server.stop()
+    total = lab.held + len(lab.missed)
+    print(f"\n{lab.held} of {total} predictions held, in {lab.runs} runs"
+          + (f"; {len(lab.failed_runs)} experiment(s) could not finish" if lab.failed_runs
+             else ""))
+    for m in lab.missed:
+        print(f"  did not hold: {m}")
+    for f in lab.failed_runs:
+        print(f"  failed: {f}")
+    return 0 if not lab.missed and not lab.failed_runs else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
