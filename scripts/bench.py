@@ -447,16 +447,21 @@ def run_step(st, out_dir, subst, progress):
             st.result["elapsed_s"] = 0.0
             return
         killed = False
-        while True:
-            pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
-            if pid == proc.pid:
-                break
-            el = time.monotonic() - t0
-            if el > timeout and not killed:
-                os.kill(proc.pid, signal.SIGKILL)
-                killed = True
-            progress.bar(st.id, el, st.estimate_s)
-            time.sleep(0.02)
+        try:
+            while True:
+                pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+                if pid == proc.pid:
+                    break
+                el = time.monotonic() - t0
+                if el > timeout and not killed:
+                    os.kill(proc.pid, signal.SIGKILL)
+                    killed = True
+                progress.bar(st.id, el, st.estimate_s)
+                time.sleep(0.02)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the step must not outlive the sweep
+            proc.kill()
+            proc.wait()
+            raise
         proc.returncode = os.waitstatus_to_exitcode(status)
     elapsed = time.monotonic() - t0
     code = proc.returncode
@@ -541,7 +546,12 @@ def write_index(path, doc):
     os.replace(tmp, path)
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM ends the sweep as Ctrl-C does
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, interrupted)
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1",
@@ -613,6 +623,7 @@ def main(argv=None):
     for st in steps:
         if st.phase not in phases:
             phases.append(st.phase)
+    was_interrupted = False
     try:
         for phase in phases:
             todo = [s for s in steps if s.phase == phase and s.status == "planned"]
@@ -645,6 +656,7 @@ def main(argv=None):
                 if server is not None:
                     server.stop()
     except KeyboardInterrupt:
+        was_interrupted = True
         progress.notice("bench: interrupted; the index lists what ran")
         for st in steps:
             if st.status == "planned":
@@ -666,6 +678,8 @@ def main(argv=None):
     for st in steps:
         if st.status == "failed":
             print(f"  failed: {st.id}: {st.reason}", file=sys.stderr)
+    if was_interrupted:
+        return 130
     # Failed runs are results too (recorded, plotted as missing): exit 0
     # unless nothing at all ran.
     return 0 if counts.get("ok", 0) > 0 else 1

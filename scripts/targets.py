@@ -36,6 +36,7 @@ import datetime
 import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -453,7 +454,12 @@ def machine_now(build):
         return None
 
 
+def interrupted(signum, frame):
+    raise KeyboardInterrupt  # SIGTERM ends the run as Ctrl-C does: servers stopped
+
+
 def main(argv=None):
+    signal.signal(signal.SIGTERM, interrupted)
     a = parse_args(argv if argv is not None else sys.argv[1:])
     targets = [t for t in make_targets() if t.group in a.groups]
     if a.list:
@@ -478,7 +484,11 @@ def main(argv=None):
             return 2
     have_cost = os.access(os.path.join(a.build, "thread-cost"), os.X_OK)
     machine = machine_now(a.build) if have_cost else None
-    failures = measure(a, targets)
+    try:
+        failures = measure(a, targets)
+    except KeyboardInterrupt:  # subprocess.run killed the running program
+        print("\ntargets.py: interrupted", file=sys.stderr)
+        return 130
     print_table(targets)
     if machine is not None:
         m = machine

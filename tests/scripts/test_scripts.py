@@ -684,14 +684,27 @@ def lab_names_a_failed_run_and_stops_its_server():
               in r.stdout, r.stdout[-400:])
 
 
+# Stand-ins that say who they are: each writes its pid into $TVL_TEST_PIDDIR
+# (server.pid, bench.pid) so that a test can tell whether it outlived the
+# script that started it.
 FAKE_SERVER_PIDFILE = """import os, signal, sys, time
-open(os.path.join(os.path.dirname(sys.argv[0]), "server.pid"), "w").write(str(os.getpid()))
+if "--version" in sys.argv:
+    print("delay-server (stand-in)")
+    sys.exit(0)
+open(os.path.join(os.environ["TVL_TEST_PIDDIR"], "server.pid"), "w").write(str(os.getpid()))
 print("READY url=http://127.0.0.1:9 ca=- pid=0", flush=True)
 signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
 time.sleep(60)
 """
 FAKE_BENCH_HANG = """import os, sys, time
-open(os.path.join(os.path.dirname(sys.argv[0]), "bench.pid"), "w").write(str(os.getpid()))
+if "-c" in sys.argv:  # as an interpreter, asked for its versions (bench.py)
+    print("3.11.2")
+    print("3.8.4 (stand-in aiohttp)")
+    print("OpenSSL (stand-in)")
+    sys.exit(0)
+if os.environ.get("HANG_ONLY_ON") and not any(os.environ["HANG_ONLY_ON"] in a for a in sys.argv):
+    sys.exit(1)
+open(os.path.join(os.environ["TVL_TEST_PIDDIR"], "bench.pid"), "w").write(str(os.getpid()))
 time.sleep(60)
 """
 
@@ -705,30 +718,74 @@ def alive(pid):
         return f.read().rsplit(")", 1)[1].split()[0] != "Z"
 
 
+def sigterm_leaves_nothing_running(argv, piddir, says, env=None):
+    """Starts a script, waits until its stand-in program runs, sends the
+    script SIGTERM: it must exit 130 with `says` on stderr, and neither the
+    program nor the delay server it started may still run."""
+    import signal
+    env = dict(os.environ, TVL_TEST_PIDDIR=piddir, **(env or {}))
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, cwd=REPO)
+    deadline = time.monotonic() + 30
+    while not os.path.exists(os.path.join(piddir, "bench.pid")):
+        if time.monotonic() > deadline or p.poll() is not None:
+            p.kill()
+            out, err = p.communicate()
+            raise AssertionError(f"the stand-in never ran: exit {p.returncode}: {err[-500:]}")
+        time.sleep(0.05)
+    time.sleep(0.2)
+    p.send_signal(signal.SIGTERM)
+    try:
+        _, err = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        raise AssertionError("still running 20 s after SIGTERM")
+    check(p.returncode == 130, f"exit {p.returncode}: {err[-500:]}")
+    check(says in err, err[-500:])
+    for name in ("server.pid", "bench.pid"):
+        with open(os.path.join(piddir, name)) as f:
+            pid = int(f.read())
+        check(not alive(pid), f"{name}: {pid} still running")
+
+
 @test
 def lab_stopped_by_sigterm_leaves_nothing_running():
-    """SIGTERM in the middle of a run: exit 130, and neither the program
-    it was running nor its delay server is left behind."""
-    import signal
     with tempfile.TemporaryDirectory() as tmp:
         build = fake_build(tmp, {"delay-server": FAKE_SERVER_PIDFILE,
                                  "bench-threads": FAKE_BENCH_HANG, "bench-loop": FAKE_BENCH_HANG})
-        p = subprocess.Popen([PY, os.path.join(SCRIPTS, "lab.py"), "--build", build,
-                              "--only", "limit"], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 20
-        while not os.path.exists(os.path.join(tmp, "bench.pid")):
-            check(time.monotonic() < deadline and p.poll() is None, "the fake bench never ran")
-            time.sleep(0.05)
-        time.sleep(0.2)
-        p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=20)
-        check(p.returncode == 130, f"exit {p.returncode}: {err}")
-        check("lab.py: interrupted" in err, err)
-        for name in ("server.pid", "bench.pid"):
-            with open(os.path.join(tmp, name)) as f:
-                pid = int(f.read())
-            check(not alive(pid), f"{name}: {pid} still running")
+        sigterm_leaves_nothing_running([PY, os.path.join(SCRIPTS, "lab.py"), "--build", build,
+                                        "--only", "limit"], tmp, "lab.py: interrupted")
+
+
+@test
+def targets_stopped_by_sigterm_leave_nothing_running():
+    with tempfile.TemporaryDirectory() as tmp:
+        build = fake_build(tmp, {"delay-server": FAKE_SERVER_PIDFILE,
+                                 "bench-loop": FAKE_BENCH_HANG, "bare-multi": FAKE_BENCH_HANG})
+        sigterm_leaves_nothing_running([PY, os.path.join(SCRIPTS, "targets.py"), "--build",
+                                        build, "--only", "throughput"], tmp,
+                                       "targets.py: interrupted")
+
+
+@test
+def bench_stopped_by_sigterm_leaves_nothing_running_and_says_so():
+    """The sweep's asyncio HTTP demo (run by a stand-in interpreter that
+    hangs on it) is stopped by SIGTERM: the index is still written, every
+    run that did not finish marked interrupted."""
+    with tempfile.TemporaryDirectory() as tmp:
+        build = fake_build(tmp, {"delay-server": FAKE_SERVER_PIDFILE,
+                                 "python": FAKE_BENCH_HANG})
+        results = os.path.join(tmp, "results")
+        sigterm_leaves_nothing_running(
+            [PY, os.path.join(SCRIPTS, "bench.py"), "--build", build, "--results", results,
+             "--quick", "--python", os.path.join(build, "python")], tmp, "interrupted",
+            env={"HANG_ONLY_ON": "127.0.0.1"})
+        with open(os.path.join(results, "index.json")) as f:
+            runs = json.load(f)["runs"]
+        byid = {r["id"]: r for r in runs}
+        check(byid["demo-sleep-asyncio"]["status"] == "failed", str(byid["demo-sleep-asyncio"]))
+        check(byid["demo-http-asyncio"]["status"] == "skipped" and
+              byid["demo-http-asyncio"]["reason"] == "interrupted", str(byid["demo-http-asyncio"]))
 
 
 def main():
