@@ -24,9 +24,15 @@ class DelayServer:
         except OSError as e:
             raise RuntimeError(f"cannot start {program}: {e.strerror}")
         # A server that never gets to its READY line must not hang the
-        # caller: at most READY_TIMEOUT_S.
-        ready, _, _ = select.select([self.proc.stdout], [], [], READY_TIMEOUT_S)
-        line = self.proc.stdout.readline().split() if ready else []
+        # caller: at most READY_TIMEOUT_S. Interrupted meanwhile (Ctrl-C,
+        # or SIGTERM turned into KeyboardInterrupt), it is stopped here,
+        # since the caller has no object to stop yet.
+        try:
+            ready, _, _ = select.select([self.proc.stdout], [], [], READY_TIMEOUT_S)
+            line = self.proc.stdout.readline().split() if ready else []
+        except BaseException:
+            self.stop()
+            raise
         fields = dict(f.split("=", 1) for f in line[1:] if "=" in f)
         if not line or line[0] != "READY" or "url" not in fields:
             self.stop()
