@@ -19,20 +19,47 @@ bool tvl__rx_stamp_enable(int listen_fd)
     return setsockopt(listen_fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
 }
 
-/* Reads both clocks; notes a step if their difference moved. Returns the
- * monotonic reading. */
+/* CLOCK_REALTIME - CLOCK_MONOTONIC, the real clock read between two
+ * monotonic reads. The thread can be preempted between two reads (on a busy
+ * machine, for milliseconds), and a difference taken across that gap would
+ * look like a wall-clock step of its length: so the narrowest of a few
+ * brackets is kept, and its error is at most half its width. Sets *width
+ * and *mono (the later monotonic read). */
+static int64_t read_offset(int64_t *width, uint64_t *mono)
+{
+    int64_t best = 0;
+    *width = INT64_MAX;
+    for (int i = 0; i < 4 && *width > TVL__RX_BRACKET_NS; i++) {
+        struct timespec m0, real, m1;
+        clock_gettime(CLOCK_MONOTONIC, &m0);
+        clock_gettime(CLOCK_REALTIME, &real);
+        clock_gettime(CLOCK_MONOTONIC, &m1);
+        int64_t w = ns_of(&m1) - ns_of(&m0);
+        if (w < *width) {
+            *width = w;
+            best = ns_of(&real) - (ns_of(&m0) + w / 2);
+            *mono = (uint64_t)ns_of(&m1);
+        }
+    }
+    return best;
+}
+
+/* Measures the clocks' difference; notes a step if it moved. A reading too
+ * wide to tell a step from a preemption (every try interrupted) changes
+ * nothing once a difference is known. Returns the monotonic reading. */
 static uint64_t watch(tvl__rx_clock *k)
 {
-    struct timespec real, mono;
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    clock_gettime(CLOCK_REALTIME, &real);
-    int64_t offset = ns_of(&real) - ns_of(&mono);
+    int64_t width;
+    uint64_t mono = 0;
+    int64_t offset = read_offset(&width, &mono);
+    if (k->known && width > TVL__RX_STEP_NS / 2)
+        return mono;
     int64_t moved = offset - k->offset;
     if (k->known && (moved > TVL__RX_STEP_NS || moved < -TVL__RX_STEP_NS))
-        k->stepped_at = (uint64_t)ns_of(&mono);
+        k->stepped_at = mono;
     k->offset = offset;
     k->known = true;
-    return (uint64_t)ns_of(&mono);
+    return mono;
 }
 
 void tvl__rx_clock_watch(tvl__rx_clock *k)

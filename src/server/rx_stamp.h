@@ -23,6 +23,9 @@
 
 /* A change of the clocks' difference larger than this is a step. */
 #define TVL__RX_STEP_NS (100 * INT64_C(1000))
+/* Reading the difference is retried (up to four times) while the two
+ * monotonic reads around the real one are further apart than this. */
+#define TVL__RX_BRACKET_NS (10 * INT64_C(1000))
 
 typedef struct tvl__rx_clock {
     int64_t offset;      /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, when last watched */
@@ -35,7 +38,7 @@ typedef struct tvl__rx_clock {
 bool tvl__rx_stamp_enable(int listen_fd);
 
 /* Measures the clocks' difference and notes a step since the last call.
- * Call once per loop pass (two vDSO clock reads). */
+ * Call once per loop pass (three vDSO clock reads, more if preempted). */
 void tvl__rx_clock_watch(tvl__rx_clock *k);
 
 /* recvmsg(fd, buf, cap, flags | MSG_DONTWAIT) that also returns, in

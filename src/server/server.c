@@ -83,6 +83,7 @@ typedef struct conn {
     uint64_t arrived;    /* when the newest input read in CS_READ reached the kernel
                           * (CLOCK_MONOTONIC ns, rx_stamp.h); 0: not known */
     uint64_t answered_at; /* when the last response was sent in full; 0: none yet */
+    uint64_t write_began; /* kept-alive: when the latest write call began */
     SSL *ssl;
     char *in;            /* received, unparsed bytes */
     uint32_t in_len, in_cap;
@@ -569,6 +570,13 @@ static step conn_flush(tvl__ds *s, conn *c)
     bool closing = !c->keep_alive && c->fault == TVL__FAULT_NONE && !c->refused &&
                    c->body_end == c->body_stop;
     while (c->out_off < c->out_len || c->body_off < c->body_end) {
+        /* A kept-alive answer is "sent in full" (answered_at) from when its
+         * last write began, not from after it returned: a server thread
+         * preempted in between would otherwise date the answer after the
+         * client's next request had arrived, and hold that request as if
+         * it had been pipelined. */
+        if (c->keep_alive)
+            c->write_began = now_ns();
         size_t hlen = c->out_len - c->out_off, blen = 0;
         const unsigned char *body = NULL;
         if (c->body_off < c->body_end)
@@ -634,7 +642,7 @@ static step after_flush(tvl__ds *s, conn *c)
     c->out = NULL;
     c->out_len = c->out_off = 0;
     c->answered = true;
-    c->answered_at = now_ns();
+    c->answered_at = c->keep_alive && c->write_began != 0 ? c->write_began : now_ns();
     if (c->fault == TVL__FAULT_RESET) {
         conn_close(s, c, true);
         return STEP_CLOSED;
