@@ -145,7 +145,7 @@ help:
 	@echo "make plot             redraw results/figures/ from results/ without running anything"
 	@echo "make targets [ROUNDS=5] measure the issues' performance targets, print a table"
 	@echo "make compare OTHER=DIR [ALL=1] results/ beside another make bench's results, figure by figure"
-	@echo "make lab [QUICK=1]    five experiments for a class, both builds and asyncio, each lesson checked (docs/lab.md)"
+	@echo "make lab [QUICK=1]    six experiments for a class, both builds and asyncio, each lesson checked (docs/lab.md)"
 	@echo "make test-scripts     test the Python side (sweep plan, asyncio reference, plots, validator)"
 	@echo "make test-valgrind    every CUnit runner under valgrind memcheck"
 	@echo "make fuzz             libFuzzer on the CLI, URL-file and HTTP request parsers (FUZZ_SECONDS=30)"
@@ -340,7 +340,7 @@ targets: check-deps
 # Five short experiments for a class on threads vs an event loop
 # (scripts/lab.py, docs/lab.md), each on both builds and on the asyncio
 # reference (when PYTHON has aiohttp), each saying whether its lesson
-# showed on this machine. About 17 s; QUICK=1 about 12.
+# showed on this machine. About 20 s; QUICK=1 about 15.
 # As root, a missing python3-aiohttp is installed; otherwise check-deps.sh
 # prints the apt-get line and the lab runs without the asyncio column.
 lab:

@@ -139,8 +139,9 @@ def build_parser():
         epilog="Exit status: 0 when every request succeeded, 1 when some failed, "
                "2 on a usage error.")
     w = p.add_argument_group("workload")
-    w.add_argument("--workload", choices=("http", "sleep"), default="http",
-                   help="the HTTP demo (default) or the sleep demo (0, 1, 2, 3 s)")
+    w.add_argument("--workload", choices=("http", "sleep", "cpu"), default="http",
+                   help="the HTTP demo (default), the sleep demo (0, 1, 2, 3 s), or the "
+                        "same tasks computing for that much CPU time")
     w.add_argument("--scale", type=scale_type, default=1.0,
                    help="multiply every delay: sleeps and the emulated sites (default 1)")
     w.add_argument("--pattern", type=pattern_list, default=list(WAY_NAMES),
@@ -182,8 +183,8 @@ def check_args(a):
         if not url_is_valid(u):
             raise UsageError(f"malformed URL '{u[:200]}' (expected http://HOST/... or https://HOST/...)")
     given = bool(a.urls) or a.url_file is not None
-    if a.workload == "sleep" and (given or a.base_url):
-        raise UsageError("the sleep workload takes no URLs")
+    if a.workload != "http" and (given or a.base_url):
+        raise UsageError(f"the {a.workload} workload takes no URLs")
     if given and a.plain_http:
         raise UsageError("--plain-http is for the embedded server; give http:// URLs instead")
     if given and a.delay_ms >= 0:
@@ -355,6 +356,21 @@ async def run_sleep(job, it):
     job.print_line(False, f"> work({it.delay_s:g}) finished [ {it.end - it.start:.5f} s ]")
 
 
+async def run_compute(job, it):
+    """work(t) as CPU-bound code, as in src/patterns/work.c: arithmetic
+    until this thread has used t more seconds of CPU. No await inside, so
+    the event loop runs nothing else meanwhile (and, with the GIL, threads
+    would not run it in parallel either)."""
+    it.start = time.monotonic()
+    until = time.thread_time() + it.delay_s
+    x = it.index + 1
+    while time.thread_time() < until:
+        for _ in range(2000):
+            x = (x * 6364136223846793005 + 1442695040888963407) & 0xFFFFFFFFFFFFFFFF
+    it.end = time.monotonic()
+    job.print_line(False, f"> work({it.delay_s:g}) computed [ {it.end - it.start:.5f} s ]")
+
+
 async def run_fetch(job, it):
     it.start = time.monotonic()
     try:
@@ -403,6 +419,8 @@ async def run_item(job, it):
     it.fiber = job.fiber_of(asyncio.current_task())
     if job.args.workload == "sleep":
         await run_sleep(job, it)
+    elif job.args.workload == "cpu":
+        await run_compute(job, it)
     else:
         await run_fetch(job, it)
     return it.error is None
@@ -610,7 +628,7 @@ async def run_way(job, name, repeat):
 
 def request_record(job, it):
     rec = {"index": it.index, "url": it.url if job.args.workload == "http" else None}
-    if job.args.workload == "sleep":
+    if job.args.workload != "http":
         rec["delay_s"] = it.delay_s
     rec.update({
         "status": it.status, "error": it.error,
@@ -736,7 +754,7 @@ def raise_fd_limit():
 
 
 def make_items(args, urls):
-    if args.workload == "sleep":
+    if args.workload != "http":
         n = args.n or 4
         return [Item(i, delay_s=((args.delay_ms / 1000.0) if args.delay_ms >= 0 else float(i % 4))
                      * args.scale) for i in range(n)]

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A lab for a class on threads vs an event loop (`make lab`).
 
-Five short experiments, each run on both builds (build/bench-threads and
+Six short experiments, each run on both builds (build/bench-threads and
 build/bench-loop, the same pattern code) and on the Python original
 (scripts/asyncio_reference.py, when the interpreter has aiohttp), each
 showing one lesson with this machine's own numbers: the figures, what the
@@ -22,6 +22,9 @@ sets one, as the C builds do (aiohttp's own default is 100).
             the siblings
   timeout   a server that never answers: a per-request timeout turns the
             hang into one counted failure
+  cpu       the same four tasks computing instead of sleeping: one thread
+            (the loop build, asyncio) takes the sum even with gather,
+            threads overlap them on the cores
 
 Experiments 2-5 share one plain-HTTP delay server (build/delay-server on a
 free loopback port), stopped at exit.
@@ -49,7 +52,8 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 C_BACKENDS = ("threads", "loop")
 ASYNCIO = os.path.join(REPO, "scripts", "asyncio_reference.py")
 LOOP_NAMES = {"loop": "the loop build", "asyncio": "asyncio"}
-EXPERIMENTS = ("sum", "cost", "limit", "failure", "timeout")
+EXPERIMENTS = ("sum", "cost", "limit", "failure", "timeout", "cpu")
+NEEDS_SERVER = ("cost", "limit", "failure", "timeout")
 WAYS = ("iterator", "sequential", "gather", "wait", "as_completed", "tasks", "taskgroup")
 SEQUENTIAL_WAYS = ("iterator", "sequential")
 SLEEP_DEMO_S = (0, 1, 2, 3)  # the sleep demo's four tasks (MISSION.md)
@@ -311,8 +315,46 @@ def exp_timeout(lab, a, server):
            "its expiry is an answer to count, not a hang.")
 
 
+# ---- 6. what an event loop cannot overlap ----------------------------------------------
+
+def exp_cpu(lab, a, server):
+    scale = a.scale
+    work = [t * scale for t in SLEEP_DEMO_S]
+    cores = len(os.sched_getaffinity(0))
+    heading(6, "What can an event loop not overlap?",
+            f"the same four tasks computing for {', '.join(f'{w:g}' for w in work)} s of CPU "
+            f"instead of sleeping (--workload cpu --scale {scale:g}), on {lab.every()}; this "
+            f"process may use {cores} core(s)")
+    bs = lab.backends
+    ways = ("sequential", "gather", "taskgroup")
+    recs = {b: lab.bench(b, ["--workload", "cpu", "--scale", f"{scale:g}",
+                             "--pattern", ",".join(ways)]) for b in bs}
+    print(f"   {'way':<14}{'sum':>9}" + "".join(f"{b:>11}" for b in bs))
+    for way in ways:
+        print(f"   {way:<14}{sum(work):>8.3f}s"
+              + "".join(f"{recs[b][way]['wall_s']:>10.4f}s" for b in bs))
+    one_thread = [b for b in bs if b != "threads"]
+    off = "; ".join(f"{b} {w}: {recs[b][w]['wall_s']:.3f} s" for b in one_thread
+                    for w in ways[1:] if not near(recs[b][w]["wall_s"], sum(work)))
+    lab.predict(not off, f"on {' and '.join(LOOP_NAMES[b] for b in one_thread)} gather and the "
+                         f"task group took the sum ({sum(work):g} s), as the sequential way "
+                         "does", off)
+    if cores >= 2:
+        bound = 0.85 * sum(work)  # two cores could halve it; a busy machine eats some
+        slow = "; ".join(f"{w}: {recs['threads'][w]['wall_s']:.3f} s" for w in ways[1:]
+                         if recs["threads"][w]["wall_s"] > bound)
+        lab.predict(not slow, f"the threads build overlapped them on {cores} cores: gather and "
+                              f"the task group took under {bound:g} s", slow)
+    else:
+        print("   (one core: the threads build has nothing to overlap them on; no prediction)")
+    lesson("an event loop overlaps waiting, not computing: a task that computes (or makes a "
+           "blocking call) keeps the loop's one thread until it ends, and every other task "
+           "waits. Threads run it on every core, in C; in CPython the GIL would serialise "
+           "the threads too.")
+
+
 RUNNERS = {"sum": exp_sum, "cost": exp_cost, "limit": exp_limit, "failure": exp_failure,
-           "timeout": exp_timeout}
+           "timeout": exp_timeout, "cpu": exp_cpu}
 
 
 class UsageError(Exception):
@@ -325,7 +367,7 @@ class Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv):
-    p = Parser(prog="lab.py", description="Five experiments on threads vs an event loop, "
+    p = Parser(prog="lab.py", description="Six experiments on threads vs an event loop, "
                "measured on this machine with both builds (docs/lab.md).",
                epilog="Exit status: 0 when every run went as it should and every prediction "
                "held, 1 otherwise, 2 on a usage error.")
@@ -384,7 +426,7 @@ def main(argv=None):
     try:
         a = parse_args(sys.argv[1:] if argv is None else argv)
         needs = ["bench-threads", "bench-loop"]
-        if any(g != "sum" for g in a.groups):
+        if any(g in NEEDS_SERVER for g in a.groups):
             needs.append("delay-server")
         for prog in needs:
             if not os.access(os.path.join(a.build, prog), os.X_OK):
@@ -396,13 +438,13 @@ def main(argv=None):
     if not a.no_asyncio:
         python, why_no_asyncio = has_aiohttp(a.python)
     lab = Lab(a.build, a.keep, python)
-    print("make lab: threads vs an event loop in five experiments, measured here")
+    print("make lab: threads vs an event loop in six experiments, measured here")
     print("(build/bench-threads and build/bench-loop: the same pattern code, two runtimes; "
           + ("asyncio: scripts/asyncio_reference.py, the Python original)" if python else
              f"no asyncio column: {why_no_asyncio})"))
     server, no_server = None, None
     try:
-        if any(g != "sum" for g in a.groups):
+        if any(g in NEEDS_SERVER for g in a.groups):
             try:
                 server = DelayServer(os.path.join(a.build, "delay-server"), plain_http=True,
                                      scale=1.0)
@@ -410,7 +452,7 @@ def main(argv=None):
                 no_server = f"not run: {e}"
                 print(f"\n{no_server}")
         for g in a.groups:
-            if g != "sum" and server is None:
+            if g in NEEDS_SERVER and server is None:
                 lab.failed_runs.append(f"{g}: {no_server}")
                 continue
             try:

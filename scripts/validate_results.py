@@ -26,7 +26,7 @@ def open_json(path):
 
 
 BACKENDS = ("threads", "loop", "asyncio")
-WORKLOADS = ("http", "sleep")
+WORKLOADS = ("http", "sleep", "cpu")
 PATTERNS = ("iterator", "sequential", "gather", "wait", "as_completed", "tasks", "taskgroup")
 PHASES = ("demo-sleep", "demo-http", "sweep", "throughput", "pool", "cost", "baseline")
 STATUSES = ("ok", "failed", "skipped")
@@ -175,9 +175,9 @@ class Checker:
         if workload == "http":
             if self.typed(w, q, "url", (str,)) and not q["url"].startswith(("http://", "https://")):
                 self.err(w, f"'url' = {q['url'][:80]!r} is not an http(s) URL")
-        elif workload == "sleep":
+        elif workload in ("sleep", "cpu"):
             if "url" not in q or q["url"] is not None:
-                self.err(w, "'url' must be present and null for the sleep workload")
+                self.err(w, f"'url' must be present and null for the {workload} workload")
             self.number(w, q, "delay_s", 0)
         self.integer(w, q, "status", 0)
         self.typed(w, q, "error", (str,), nullable=True)

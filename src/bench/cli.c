@@ -19,8 +19,10 @@ const char tvl_cli_usage[] =
     "loopback HTTPS delay server that emulates the six sites of the original.\n"
     "\n"
     "Workload:\n"
-    "  --workload http|sleep   the HTTP demo (default) or the sleep demo\n"
-    "                          (four tasks sleeping 0, 1, 2 and 3 s)\n"
+    "  --workload http|sleep|cpu\n"
+    "                          the HTTP demo (default), the sleep demo (four\n"
+    "                          tasks sleeping 0, 1, 2 and 3 s), or the same four\n"
+    "                          tasks computing for that much CPU time instead\n"
     "  --scale F               multiply every delay, sleeps and emulated sites'\n"
     "                          latencies (default 1; real sites are not scaled)\n"
     "  --pattern LIST          comma-separated subset of iterator,sequential,\n"
@@ -267,9 +269,11 @@ int tvl_cli_parse(int argc, char **argv, tvl_cli *cli, char *err, size_t errlen)
                 cli->workload = TVL_WORKLOAD_HTTP;
             else if (strcmp(value, "sleep") == 0)
                 cli->workload = TVL_WORKLOAD_SLEEP;
+            else if (strcmp(value, "cpu") == 0)
+                cli->workload = TVL_WORKLOAD_CPU;
             else
-                rc = usage_error(err, errlen, "--workload must be http or sleep, not '%.40s'",
-                                 value);
+                rc = usage_error(err, errlen,
+                                 "--workload must be http, sleep or cpu, not '%.40s'", value);
         } else if (strcmp(name, "--scale") == 0) {
             if (!parse_scale(value, &cli->scale))
                 rc = usage_error(err, errlen, "--scale needs a number in (0, 1000], not '%.40s'",
@@ -300,9 +304,10 @@ int tvl_cli_parse(int argc, char **argv, tvl_cli *cli, char *err, size_t errlen)
     }
     if (cli->help || cli->version)
         return 0;
-    if (cli->workload == TVL_WORKLOAD_SLEEP && (cli->n_urls > 0 || cli->url_file != NULL)) {
+    if (cli->workload != TVL_WORKLOAD_HTTP && (cli->n_urls > 0 || cli->url_file != NULL)) {
         tvl_cli_free(cli);
-        return usage_error(err, errlen, "the sleep workload takes no URLs");
+        return usage_error(err, errlen, "the %s workload takes no URLs",
+                           cli->workload == TVL_WORKLOAD_CPU ? "cpu" : "sleep");
     }
     if ((cli->n_urls > 0 || cli->url_file != NULL) && cli->plain_http) {
         tvl_cli_free(cli);

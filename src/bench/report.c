@@ -112,7 +112,15 @@ static void json_str(FILE *f, const char *s)
 
 static const char *workload_name(tvl_workload w)
 {
-    return w == TVL_WORKLOAD_SLEEP ? "sleep" : "http";
+    switch (w) {
+    case TVL_WORKLOAD_SLEEP:
+        return "sleep";
+    case TVL_WORKLOAD_CPU:
+        return "cpu";
+    case TVL_WORKLOAD_HTTP:
+        break;
+    }
+    return "http";
 }
 
 static void json_env(FILE *f)
@@ -175,7 +183,7 @@ static void json_record(FILE *f, const tvl_cli *cli, const record *rec)
         const tvl_http_result *o = &it->out;
         fprintf(f, "%s{\"index\":%zu,\"url\":", i ? "," : "", i);
         json_str(f, cli->workload == TVL_WORKLOAD_HTTP ? it->url : NULL);
-        if (cli->workload == TVL_WORKLOAD_SLEEP)
+        if (cli->workload != TVL_WORKLOAD_HTTP)
             fprintf(f, ",\"delay_s\":%g", it->delay_s);
         fprintf(f, ",\"status\":%ld,\"error\":", o->status);
         json_str(f, o->error ? (o->message[0] ? o->message : tvl_strerror(o->error)) : NULL);

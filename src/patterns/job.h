@@ -11,6 +11,9 @@
 typedef enum tvl_workload {
     TVL_WORKLOAD_SLEEP, /* Program A: work(t) sleeps t seconds */
     TVL_WORKLOAD_HTTP,  /* Program B: fetch(url) reads a page in full */
+    TVL_WORKLOAD_CPU,   /* Program A with work(t) computing for t seconds of
+                           CPU instead of sleeping: what no event loop
+                           can overlap */
 } tvl_workload;
 
 struct tvl_job;
@@ -19,7 +22,8 @@ struct tvl_job;
 typedef struct tvl_item {
     struct tvl_job *job;
     size_t index;
-    double delay_s;      /* sleep workload: how long work() sleeps */
+    double delay_s;      /* sleep (cpu) workload: how long work() sleeps
+                            (computes, in CPU seconds) */
     const char *url;     /* HTTP workload: what fetch() gets */
     bool ran;            /* the body started */
     tvl_http_result out; /* outcome; for sleeps only the times, ids, error */
@@ -45,7 +49,7 @@ typedef struct tvl_job {
 } tvl_job;
 
 /* The task body of item i, for tvl_spawn(fn, &job->items[i], ...): runs
- * work(t) or fetch(url), records the outcome and prints the completion
+ * work(t) (sleeping or computing) or fetch(url), records the outcome and prints the completion
  * line. Returns 0 or the item's error. */
 int tvl_item_task(tvl_future *self, void *item, void **result);
 

@@ -1,11 +1,14 @@
 /* The task bodies of both programs, shared by the seven ways: work(t)
- * sleeps t seconds, fetch(url) reads a page in full; each prints one line
- * as it ends, like the original's trace hook. */
+ * sleeps t seconds (or, in the cpu workload, computes for t seconds of
+ * CPU), fetch(url) reads a page in full; each prints one line as it ends,
+ * like the original's trace hook. */
 #include "patterns/job.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define GREY_ITALIC "\033[3;90m"
 #define RED "\033[31m"
@@ -57,6 +60,35 @@ static int run_sleep(tvl_item *it)
     return r->error;
 }
 
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* work(t) as CPU-bound code: arithmetic until the OS thread running it has
+ * used t more seconds of CPU, so that every task does the same work however
+ * it is scheduled. Like a coroutine with no await inside, it never gives
+ * its thread up: on the loop build every other task waits for it; on the
+ * pool, other workers run on the other cores meanwhile. */
+static int run_compute(tvl_item *it)
+{
+    tvl_http_result *r = &it->out;
+    r->thread = tvl_rt_thread_id();
+    r->fiber = tvl_rt_fiber_id();
+    r->start_s = tvl_now();
+    double until = thread_cpu_s() + it->delay_s;
+    volatile uint64_t x = (uint64_t)it->index + 1; /* volatile: the work stays */
+    while (thread_cpu_s() < until)
+        for (int i = 0; i < 20000; i++) /* about 20 us between clock reads */
+            x = x * 6364136223846793005u + 1442695040888963407u;
+    r->end_s = tvl_now();
+    print_line(it->job->output, false, "> work(%g) computed [ %.5f s ]", it->delay_s,
+               r->end_s - r->start_s);
+    return 0;
+}
+
 static int run_fetch(tvl_item *it)
 {
     tvl_http_result *r = &it->out;
@@ -76,7 +108,15 @@ static int run_fetch(tvl_item *it)
 int tvl_item_run(tvl_item *it)
 {
     it->ran = true;
-    return it->job->workload == TVL_WORKLOAD_SLEEP ? run_sleep(it) : run_fetch(it);
+    switch (it->job->workload) {
+    case TVL_WORKLOAD_SLEEP:
+        return run_sleep(it);
+    case TVL_WORKLOAD_CPU:
+        return run_compute(it);
+    case TVL_WORKLOAD_HTTP:
+        break;
+    }
+    return run_fetch(it);
 }
 
 int tvl_item_task(tvl_future *self, void *item, void **result)

@@ -90,8 +90,8 @@ static int build_urls(const tvl_cli *cli, target *t, char *err, size_t errlen)
         if (rc != 0)
             return rc;
     }
-    if (t->urls.n > 0 || cli->workload == TVL_WORKLOAD_SLEEP)
-        return 0; /* the sleep demo needs no server */
+    if (t->urls.n > 0 || cli->workload != TVL_WORKLOAD_HTTP)
+        return 0; /* the sleep and cpu demos need no server */
 
     /* No URL given: the embedded delay server, on a free loopback port. */
     tvl_delay_server_options so;
@@ -136,7 +136,7 @@ static void target_free(target *t)
     t->server = NULL;
 }
 
-/* The demo's sleeps: 0, 1, 2, 3 seconds, cycled to n. */
+/* The demo's sleeps (or CPU seconds): 0, 1, 2, 3, cycled to n. */
 static double sleep_delay(const tvl_cli *cli, size_t i)
 {
     double base = cli->delay_ms >= 0 ? (double)cli->delay_ms / 1000.0 : (double)(i % 4);
@@ -175,7 +175,7 @@ int main(int argc, char **argv)
     }
     size_t n = cli.n;
     if (n == 0)
-        n = cli.workload == TVL_WORKLOAD_SLEEP ? 4 : tgt.urls.n;
+        n = cli.workload != TVL_WORKLOAD_HTTP ? 4 : tgt.urls.n;
     if (n == 0 || (cli.workload == TVL_WORKLOAD_HTTP && tgt.urls.n == 0)) {
         /* Cannot happen (without URLs the embedded server gives six),
          * but every item needs a URL to cycle through. */
@@ -237,7 +237,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         job.items[i].job = &job;
         job.items[i].index = i;
-        if (cli.workload == TVL_WORKLOAD_SLEEP)
+        if (cli.workload != TVL_WORKLOAD_HTTP)
             job.items[i].delay_s = sleep_delay(&cli, i);
         else
             job.items[i].url = tgt.urls.urls[i % tgt.urls.n];

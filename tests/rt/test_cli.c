@@ -53,6 +53,15 @@ static void parser_reads_every_option(void)
                           0);
     CU_ASSERT_EQUAL(cli.n_urls, 2);
     CU_ASSERT_EQUAL(cli.workload, TVL_WORKLOAD_HTTP);
+    tvl_cli_free(&cli);
+
+    CU_ASSERT_EQUAL_FATAL(parse(&cli, err, sizeof err, ARGS("--workload", "cpu")), 0);
+    CU_ASSERT_EQUAL(cli.workload, TVL_WORKLOAD_CPU);
+    tvl_cli_free(&cli);
+
+    CU_ASSERT_EQUAL_FATAL(parse(&cli, err, sizeof err,
+                                ARGS("https://example.org/", "--", "http://a.test:8080/x?y")),
+                          0);
     CU_ASSERT_EQUAL(cli.delay_ms, -1);
     CU_ASSERT_FALSE(cli.keep_connections); /* a session per way by default */
     for (size_t i = 0; i < TVL_WAY_COUNT; i++)
@@ -73,6 +82,8 @@ static void parser_refuses_bad_input_with_one_line(void)
         ARGS("http://a b/"),         ARGS("--quiet=yes"),
         ARGS("--keep-connections=1"),
         ARGS("--workload", "sleep", "https://x.test/"),
+        ARGS("--workload", "cpu", "https://x.test/"),
+        ARGS("--workload", "cpu", "--url-file", "urls.txt"),
         ARGS("--plain-http", "https://x.test/"),
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

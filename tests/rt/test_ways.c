@@ -1,9 +1,11 @@
 /* The seven ways' shape on the sleep workload, at a small scale: the
  * sequential ways take about the sum of the delays, the concurrent ones
- * about the max. Bounds are generous; precise timing is the benchmark's. */
+ * about the max; and what a CPU-bound task does to each runtime. Bounds
+ * are generous; precise timing is the benchmark's. */
 #include "bench/harness.h"
 #include "rt_test.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 static const double delays[] = {0.0, 0.04, 0.08, 0.12}; /* sum .24, max .12 */
@@ -72,9 +74,58 @@ static void the_ways_keep_their_shape_with_a_connection_limit(void)
     run_all_ways(&opts);
 }
 
+/* The cpu workload: work(t) computes for t seconds of its thread's CPU
+ * time and never yields. Each item's wall time is at least its CPU time;
+ * on the loop build, where every task shares one OS thread, the tasks of a
+ * concurrent way cannot interleave (each runs to its end before the next
+ * starts), so even gather takes at least the sum. How much the pool
+ * overlaps them depends on the cores: the benchmark and make lab show it. */
+static void cpu_bound_tasks_never_yield_their_thread(void)
+{
+    static const double cpu[] = {0.0, 0.02, 0.04, 0.06}; /* sum .12 */
+    char err[256];
+    tvl_rt_options opts = {0};
+    CU_ASSERT_EQUAL_FATAL(tvl_rt_init(&opts, err, sizeof err), 0);
+    enum { N = 4 };
+    tvl_item items[N];
+    tvl_future *tasks[N];
+    tvl_output quiet = {.quiet = true};
+    tvl_job job = {.workload = TVL_WORKLOAD_CPU, .n = N, .items = items, .tasks = tasks,
+                   .output = &quiet};
+    memset(items, 0, sizeof items);
+    for (size_t i = 0; i < N; i++) {
+        items[i].job = &job;
+        items[i].index = i;
+        items[i].delay_s = cpu[i];
+    }
+    bool one_thread = strcmp(tvl_rt_backend(), "loop") == 0;
+    const char *ways[] = {"sequential", "gather", "taskgroup"};
+    for (size_t w = 0; w < sizeof ways / sizeof *ways; w++) {
+        const tvl_way *way = tvl_way_find(ways[w]);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(way);
+        tvl_way_run run;
+        tvl_harness_run(way, &job, 0, &run);
+        CU_ASSERT_EQUAL(run.ok, N);
+        CU_ASSERT_EQUAL(run.failed, 0);
+        for (size_t i = 0; i < N; i++) {
+            CU_ASSERT(items[i].ran);
+            CU_ASSERT(items[i].out.end_s >= items[i].out.start_s + cpu[i] - 0.001);
+        }
+        if (one_thread || !way->concurrent) {
+            CU_ASSERT(run.wall_s >= 0.12 - 0.002);
+            for (size_t i = 0; i < N; i++)
+                for (size_t j = 0; j < N; j++)
+                    if (i != j && items[i].out.start_s <= items[j].out.start_s)
+                        CU_ASSERT(items[j].out.start_s >= items[i].out.end_s - 1e-6);
+        }
+    }
+    tvl_rt_shutdown();
+}
+
 void test_ways_register(void)
 {
     static CU_TestInfo tests[] = {
+        {"cpu_bound_tasks_never_yield_their_thread", cpu_bound_tasks_never_yield_their_thread},
         {"sequential_ways_take_the_sum_concurrent_ways_the_max",
          sequential_ways_take_the_sum_concurrent_ways_the_max},
         {"the_ways_keep_their_shape_with_a_connection_limit",
