@@ -10,22 +10,30 @@
 
 static const double delays[] = {0.0, 0.04, 0.08, 0.12}; /* sum .24, max .12 */
 
+enum { N = 4 };
+static const tvl_output quiet = {.quiet = true};
+
+/* A job of N items of the given workload, work(t) taking t = d[i]. */
+static void job_init(tvl_job *job, tvl_workload w, tvl_item *items, tvl_future **tasks,
+                     const double *d)
+{
+    *job = (tvl_job){.workload = w, .n = N, .items = items, .tasks = tasks, .output = &quiet};
+    memset(items, 0, N * sizeof *items);
+    for (size_t i = 0; i < N; i++) {
+        items[i].job = job;
+        items[i].index = i;
+        items[i].delay_s = d[i];
+    }
+}
+
 static void run_all_ways(const tvl_rt_options *opts)
 {
     char err[256];
     CU_ASSERT_EQUAL_FATAL(tvl_rt_init(opts, err, sizeof err), 0);
-    enum { N = 4 };
     tvl_item items[N];
     tvl_future *tasks[N];
-    tvl_output quiet = {.quiet = true};
-    tvl_job job = {.workload = TVL_WORKLOAD_SLEEP, .n = N, .items = items, .tasks = tasks,
-                   .output = &quiet};
-    memset(items, 0, sizeof items);
-    for (size_t i = 0; i < N; i++) {
-        items[i].job = &job;
-        items[i].index = i;
-        items[i].delay_s = delays[i];
-    }
+    tvl_job job;
+    job_init(&job, TVL_WORKLOAD_SLEEP, items, tasks, delays);
     double slack = rt_test_slack_ms(80) / 1000;
     for (size_t w = 0; w < TVL_WAY_COUNT; w++) {
         tvl_way_run run;
@@ -86,18 +94,10 @@ static void cpu_bound_tasks_never_yield_their_thread(void)
     char err[256];
     tvl_rt_options opts = {0};
     CU_ASSERT_EQUAL_FATAL(tvl_rt_init(&opts, err, sizeof err), 0);
-    enum { N = 4 };
     tvl_item items[N];
     tvl_future *tasks[N];
-    tvl_output quiet = {.quiet = true};
-    tvl_job job = {.workload = TVL_WORKLOAD_CPU, .n = N, .items = items, .tasks = tasks,
-                   .output = &quiet};
-    memset(items, 0, sizeof items);
-    for (size_t i = 0; i < N; i++) {
-        items[i].job = &job;
-        items[i].index = i;
-        items[i].delay_s = cpu[i];
-    }
+    tvl_job job;
+    job_init(&job, TVL_WORKLOAD_CPU, items, tasks, cpu);
     bool one_thread = strcmp(tvl_rt_backend(), "loop") == 0;
     const char *ways[] = {"sequential", "gather", "taskgroup"};
     for (size_t w = 0; w < sizeof ways / sizeof *ways; w++) {
