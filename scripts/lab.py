@@ -46,7 +46,7 @@ import tempfile
 import textwrap
 
 from delay_server import DelayServer  # scripts/delay_server.py
-from targets import RunFailed, run_status  # scripts/targets.py
+from targets import RunFailed, machine_now, run_status  # scripts/targets.py
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 C_BACKENDS = ("threads", "loop")
@@ -442,6 +442,15 @@ def main(argv=None):
     print("(build/bench-threads and build/bench-loop: the same pattern code, two runtimes; "
           + ("asyncio: scripts/asyncio_reference.py, the Python original)" if python else
              f"no asyncio column: {why_no_asyncio})"))
+    # What the machine charges moves every figure here (RESULTS.md, section
+    # 11): say it, as make targets does.
+    if os.access(os.path.join(a.build, "thread-cost"), os.X_OK):
+        m = machine_now(a.build)
+        if m is not None:
+            print(f"(the machine, {m['when_utc']} UTC: a system call {m['syscall_ns']:.0f} ns, "
+                  f"the first touch of a page {m['page_fault_ns'] / 1e3:.1f} us, a thread "
+                  f"created and joined {m['thread_create_join_ns'] / 1e3:.0f} us; "
+                  "build/thread-cost)")
     server, no_server = None, None
     try:
         if any(g in NEEDS_SERVER for g in a.groups):
@@ -484,4 +493,8 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # the reader left (| head): the server was stopped on the way out
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(141)

@@ -662,6 +662,7 @@ def lab_runs_every_experiment_on_both_builds():
         r = run_lab("--build", build, "--quick", "--keep", tmp, timeout=300)
         check(r.returncode in (0, 1), f"exit {r.returncode}: {r.stderr[-500:]}")
         out = r.stdout
+        check(re.search(r"^\(the machine, .* UTC: a system call \d+ ns", out, re.M), out[:500])
         for n, title in enumerate(("Sum or max?", "What does a waiting request cost?",
                                    "What sets the time", "When one request fails",
                                    "A server that never answers",
