@@ -46,13 +46,16 @@ static int64_t read_offset(int64_t *width, uint64_t *mono)
 
 /* Measures the clocks' difference; notes a step if it moved. A reading too
  * wide to tell a step from a preemption (every try interrupted) changes
- * nothing once a difference is known. Returns the monotonic reading. */
+ * nothing but marks the clock unsure until the next good reading: stamps
+ * are not used meanwhile (a request is then timed from its read, late
+ * rather than early). Returns the monotonic reading. */
 static uint64_t watch(tvl__rx_clock *k)
 {
     int64_t width;
     uint64_t mono = 0;
     int64_t offset = read_offset(&width, &mono);
-    if (k->known && width > TVL__RX_STEP_NS / 2)
+    k->unsure = width > TVL__RX_STEP_NS / 2;
+    if (k->unsure)
         return mono;
     int64_t moved = offset - k->offset;
     if (k->known && (moved > TVL__RX_STEP_NS || moved < -TVL__RX_STEP_NS))
@@ -91,6 +94,8 @@ ssize_t tvl__rx_recv(tvl__rx_clock *k, int fd, void *buf, size_t cap, int flags,
             break;
         /* The difference now; a step since the last pass shows here too. */
         uint64_t now = watch(k);
+        if (k->unsure || !k->known)
+            break; /* no difference to trust this pass */
         int64_t at = ns_of(&st.ts[0]) - k->offset;
         if (at <= 0 || (uint64_t)at < k->stepped_at)
             break; /* stamped before a step: not comparable with now */

@@ -31,6 +31,7 @@ typedef struct tvl__rx_clock {
     int64_t offset;      /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns, when last watched */
     uint64_t stepped_at; /* CLOCK_MONOTONIC ns of the last step seen; 0: none */
     bool known;          /* offset has been measured */
+    bool unsure;         /* the latest reading was too wide to trust */
 } tvl__rx_clock;
 
 /* Asks the kernel to stamp what listen_fd's accepted sockets receive.

@@ -83,7 +83,8 @@ typedef struct conn {
     uint64_t arrived;    /* when the newest input read in CS_READ reached the kernel
                           * (CLOCK_MONOTONIC ns, rx_stamp.h); 0: not known */
     uint64_t answered_at; /* when the last response was sent in full; 0: none yet */
-    uint64_t write_began; /* kept-alive: when the latest write call began */
+    uint64_t write_began; /* kept-alive: when the last write call of the last
+                             response began; 0: none yet */
     SSL *ssl;
     char *in;            /* received, unparsed bytes */
     uint32_t in_len, in_cap;
@@ -508,10 +509,18 @@ static step begin_request(tvl__ds *s, conn *c, const tvl__http_request *req)
         return conn_fail(s, c);
     /* From the stamp, but a request pipelined behind an answer waits its
      * delay after that answer, as if read then (requests are strictly in
-     * order), whichever read happened to take it. */
+     * order), whichever read happened to take it. A request that arrived
+     * after the answer's last write began was not pipelined (a client that
+     * waits for the answer cannot send sooner), even if it arrived before
+     * this thread noted the answer sent: preempted in between, it would
+     * otherwise hold a waiting client's request as pipelined, late by the
+     * preemption. */
     uint64_t now = now_ns(), from = now;
     if (c->arrived != 0 && rt.delay_ns != 0) {
-        from = c->arrived > c->answered_at ? c->arrived : c->answered_at;
+        if (c->arrived >= c->write_began)
+            from = c->arrived;
+        else
+            from = c->arrived > c->answered_at ? c->arrived : c->answered_at;
         if (from > now)
             from = now;
         s->st.stamped += from == c->arrived;
@@ -570,11 +579,9 @@ static step conn_flush(tvl__ds *s, conn *c)
     bool closing = !c->keep_alive && c->fault == TVL__FAULT_NONE && !c->refused &&
                    c->body_end == c->body_stop;
     while (c->out_off < c->out_len || c->body_off < c->body_end) {
-        /* A kept-alive answer is "sent in full" (answered_at) from when its
-         * last write began, not from after it returned: a server thread
-         * preempted in between would otherwise date the answer after the
-         * client's next request had arrived, and hold that request as if
-         * it had been pipelined. */
+        /* Kept-alive: when the last write began tells a request that
+         * waited for this answer from one pipelined behind it (see
+         * begin_request). */
         if (c->keep_alive)
             c->write_began = now_ns();
         size_t hlen = c->out_len - c->out_off, blen = 0;
@@ -642,7 +649,7 @@ static step after_flush(tvl__ds *s, conn *c)
     c->out = NULL;
     c->out_len = c->out_off = 0;
     c->answered = true;
-    c->answered_at = c->keep_alive && c->write_began != 0 ? c->write_began : now_ns();
+    c->answered_at = now_ns();
     if (c->fault == TVL__FAULT_RESET) {
         conn_close(s, c, true);
         return STEP_CLOSED;
