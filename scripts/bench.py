@@ -27,7 +27,7 @@ import subprocess
 import sys
 import time
 
-from delay_server import DelayServer  # scripts/delay_server.py
+from delay_server import DelayServer, stop_on_sigterm  # scripts/delay_server.py
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -546,12 +546,8 @@ def write_index(path, doc):
     os.replace(tmp, path)
 
 
-def interrupted(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM ends the sweep as Ctrl-C does
-
-
 def main(argv=None):
-    signal.signal(signal.SIGTERM, interrupted)
+    stop_on_sigterm()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", default=os.environ.get("QUICK") == "1",

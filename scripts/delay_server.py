@@ -9,6 +9,17 @@ import subprocess
 READY_TIMEOUT_S = 10
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
+
+
+def stop_on_sigterm():
+    """Makes SIGTERM end the calling script as Ctrl-C does: a
+    KeyboardInterrupt, so that its finally blocks stop the servers it
+    started and subprocess.run kills the program it was waiting for."""
+    signal.signal(signal.SIGTERM, _interrupted)
+
+
 class DelayServer:
     def __init__(self, program, plain_http, scale, spin_us=0):
         cmd = [program, "--port", "0", "--scale", f"{scale:g}"]

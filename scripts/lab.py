@@ -39,13 +39,12 @@ usage error.
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 import textwrap
 
-from delay_server import DelayServer  # scripts/delay_server.py
+from delay_server import DelayServer, stop_on_sigterm  # scripts/delay_server.py
 from targets import RunFailed, machine_now, run_status  # scripts/targets.py
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -417,12 +416,8 @@ def has_aiohttp(python):
     return python, None
 
 
-def interrupted(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM ends the lab as Ctrl-C does: server stopped
-
-
 def main(argv=None):
-    signal.signal(signal.SIGTERM, interrupted)
+    stop_on_sigterm()
     try:
         a = parse_args(sys.argv[1:] if argv is None else argv)
         needs = ["bench-threads", "bench-loop"]

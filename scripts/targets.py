@@ -36,13 +36,12 @@ import datetime
 import json
 import os
 import re
-import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 
-from delay_server import DelayServer  # scripts/delay_server.py
+from delay_server import DelayServer, stop_on_sigterm  # scripts/delay_server.py
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -454,12 +453,8 @@ def machine_now(build):
         return None
 
 
-def interrupted(signum, frame):
-    raise KeyboardInterrupt  # SIGTERM ends the run as Ctrl-C does: servers stopped
-
-
 def main(argv=None):
-    signal.signal(signal.SIGTERM, interrupted)
+    stop_on_sigterm()
     a = parse_args(argv if argv is not None else sys.argv[1:])
     targets = [t for t in make_targets() if t.group in a.groups]
     if a.list:

@@ -49,8 +49,8 @@ typedef struct tvl_job {
 } tvl_job;
 
 /* The task body of item i, for tvl_spawn(fn, &job->items[i], ...): runs
- * work(t) (sleeping or computing) or fetch(url), records the outcome and prints the completion
- * line. Returns 0 or the item's error. */
+ * work(t) (sleeping or computing) or fetch(url), records the outcome and
+ * prints the completion line. Returns 0 or the item's error. */
 int tvl_item_task(tvl_future *self, void *item, void **result);
 
 /* The same body called inline (await work(t) without a task). */
